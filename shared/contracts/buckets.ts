@@ -1,0 +1,51 @@
+import type { BucketSpec, ObjectStoreSpec } from './spec.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** KV buckets: each has one owning service; others ask the owner or react to its events. */
+export const BUCKETS = {
+  users: { name: 'users', description: 'users by normalised email', owner: 'auth' },
+  magicTokens: {
+    name: 'magic_tokens',
+    ttlMs: DAY,
+    description: 'SHA-256 of magic-link tokens with their expiry; the raw token is never stored',
+    owner: 'auth',
+  },
+  sessions: {
+    name: 'sessions',
+    ttlMs: 30 * DAY,
+    description: 'sessions by SHA-256 of the session id, each with its own expiry',
+    owner: 'auth',
+  },
+  rateLimits: {
+    name: 'rate_limits',
+    ttlMs: HOUR,
+    description: 'fixed-window request counters shared by every gateway replica',
+    owner: 'gateway',
+  },
+  orders: { name: 'orders', description: 'orders and their status', owner: 'ticketing' },
+  ticketProgress: {
+    name: 'ticket_progress',
+    ttlMs: 30 * DAY,
+    description: 'per-order aggregator records: expected and completed tickets',
+    owner: 'ticketing',
+  },
+  mailSent: {
+    name: 'mail_sent',
+    ttlMs: 30 * DAY,
+    description: 'sent-records that stop a redelivered mail job from sending twice',
+    owner: 'mailer',
+  },
+  jobAttempts: {
+    name: 'job_attempts',
+    ttlMs: 30 * DAY,
+    history: 1,
+    description: 'failed-attempt history of jobs still retrying (written only on failure)',
+    owner: 'every worker (the job runner)',
+  },
+} as const satisfies Record<string, BucketSpec>;
+
+export const OBJECT_STORES = {
+  tickets: { name: 'tickets', description: 'rendered ticket PDFs', owner: 'ticketing' },
+} as const satisfies Record<string, ObjectStoreSpec>;

@@ -1,0 +1,68 @@
+import type { z } from 'zod';
+
+/**
+ * Declarations of streams, consumers and buckets. They are plain data: `ensure` turns them into
+ * server state, the runner reads its timing from them, and the operator CLI lists them.
+ */
+
+export interface StreamSpec {
+  name: string;
+  subjects: readonly string[];
+  /** `workqueue` for jobs (one consumer per subject, removed on ack); `limits` for events. */
+  retention: 'workqueue' | 'limits';
+  maxAgeMs?: number;
+  /** Window in which `Nats-Msg-Id` deduplicates; must not exceed `maxAgeMs`. */
+  duplicateWindowMs?: number;
+  description: string;
+}
+
+/** Exponential backoff with full-range jitter around the nominal delay, capped. */
+export interface BackoffPolicy {
+  initialMs: number;
+  multiplier: number;
+  maxMs: number;
+  /** 0 = exact delays; 0.2 = each delay drawn uniformly from ±20% of the nominal one. */
+  jitter: number;
+}
+
+/**
+ * A job (or event reaction) consumed through the shared runner: one durable consumer, one payload
+ * schema, one timing policy.
+ */
+export interface JobSpec<T = unknown> {
+  /** Human name in logs, metrics and dead letters, e.g. `tickets.generate`. */
+  name: string;
+  stream: string;
+  /** The subject the consumer filters on. */
+  subject: string;
+  /** Durable consumer name, `<service>-<purpose>`. */
+  consumer: string;
+  schema: z.ZodType<T>;
+  /** The handler's hard limit per attempt; the AbortSignal fires and isolated work is killed. */
+  timeoutMs: number;
+  /** Attempts before the job is dead-lettered (1 = no retry). */
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  /** Handlers run at once in one process. */
+  concurrency: number;
+  /** Server redelivers an un-acked message after this long; heartbeats keep long jobs alive. */
+  ackWaitMs: number;
+  /** Where a new consumer starts on a limits stream; jobs always start at the beginning. */
+  deliverPolicy?: 'all' | 'new';
+}
+
+export interface BucketSpec {
+  name: string;
+  /** Bucket-wide TTL (2.9 has no per-key TTL): bounds how long garbage stays. */
+  ttlMs?: number;
+  history?: number;
+  description: string;
+  owner: string;
+}
+
+export interface ObjectStoreSpec {
+  name: string;
+  ttlMs?: number;
+  description: string;
+  owner: string;
+}

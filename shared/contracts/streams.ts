@@ -1,0 +1,57 @@
+import type { StreamSpec } from './spec.ts';
+import { SUBJECTS } from './subjects.ts';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** Every stream of the system. Names are written here and nowhere else. */
+export const STREAMS = {
+  AUTH: {
+    name: 'AUTH',
+    subjects: [SUBJECTS.magicLinkRequested],
+    retention: 'workqueue',
+    duplicateWindowMs: 2 * MINUTE,
+    description: 'auth jobs: magic-link requests',
+  },
+  MAIL: {
+    name: 'MAIL',
+    subjects: [SUBJECTS.mailSend],
+    retention: 'workqueue',
+    duplicateWindowMs: 10 * MINUTE,
+    description: 'mailer jobs: one email each',
+  },
+  PAYMENTS: {
+    name: 'PAYMENTS',
+    subjects: [SUBJECTS.paymentReceived],
+    retention: 'limits',
+    maxAgeMs: 30 * DAY,
+    // Providers retry for hours; a day-long window turns their retries into no-ops at the door.
+    duplicateWindowMs: DAY,
+    description: 'verified payment-provider events, as the provider sent them',
+  },
+  TICKETS: {
+    name: 'TICKETS',
+    subjects: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsSent],
+    retention: 'workqueue',
+    duplicateWindowMs: 10 * MINUTE,
+    description: 'ticketing jobs: render one ticket; count a rendered ticket; record a sent email',
+  },
+  TICKET_EVENTS: {
+    name: 'TICKET_EVENTS',
+    subjects: [SUBJECTS.ticketsReady],
+    retention: 'limits',
+    maxAgeMs: 7 * DAY,
+    duplicateWindowMs: DAY,
+    description: 'tickets.ready: every ticket of an order exists (published once per order)',
+  },
+  DLQ: {
+    name: 'DLQ',
+    subjects: [`${SUBJECTS.deadLetterPrefix}.>`],
+    retention: 'limits',
+    maxAgeMs: 30 * DAY,
+    duplicateWindowMs: DAY,
+    description: 'dead letters: jobs that failed permanently or ran out of attempts',
+  },
+} as const satisfies Record<string, StreamSpec>;
+
+export type StreamName = keyof typeof STREAMS;

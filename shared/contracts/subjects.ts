@@ -1,0 +1,26 @@
+/**
+ * Every subject of the system, `<domain>.<entity-or-job>.<event>`. A subject literal anywhere else
+ * is a bug. Request/reply subjects (`*.rpc.*`) are core NATS and must stay outside every stream.
+ */
+export const SUBJECTS = {
+  magicLinkRequested: 'auth.magic_link.requested',
+  mailSend: 'mail.send',
+  paymentReceived: 'payments.event.received',
+  ticketGenerate: 'tickets.generate',
+  ticketGenerated: 'tickets.generated',
+  ticketsReady: 'tickets.ready',
+  ticketsSent: 'tickets.sent',
+  deadLetterPrefix: 'dlq',
+
+  authVerifyToken: 'auth.rpc.verify_token',
+  authGetSession: 'auth.rpc.get_session',
+  authEndSession: 'auth.rpc.end_session',
+  authAddUser: 'auth.rpc.add_user',
+  ordersCreate: 'ticketing.rpc.create_order',
+  ordersGet: 'ticketing.rpc.get_order',
+  ordersList: 'ticketing.rpc.list_orders',
+} as const;
+
+/** Dead letters of a consumer go to `dlq.<stream>.<consumer>`. */
+export const deadLetterSubject = (stream: string, consumer: string): string =>
+  `${SUBJECTS.deadLetterPrefix}.${stream}.${consumer}`;

@@ -1,0 +1,29 @@
+import type { Log } from '../observability/logger.ts';
+
+/**
+ * SIGTERM/SIGINT → run `drain` once, then exit 0 (1 if draining failed). A second signal while
+ * draining exits at once: an operator pressing Ctrl-C twice means it.
+ */
+export const installShutdown = (drain: () => Promise<void>, log: Log, proc: NodeJS.Process = process) => {
+  let draining = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (draining) {
+      log.warn({ signal }, 'second signal: exiting now');
+      proc.exit(1);
+    }
+    draining = true;
+    log.info({ signal }, 'shutting down: draining in-flight work');
+    drain().then(
+      () => {
+        log.info({}, 'shutdown complete');
+        proc.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
+        proc.exit(1);
+      },
+    );
+  };
+  proc.on('SIGTERM', onSignal);
+  proc.on('SIGINT', onSignal);
+};

@@ -1,0 +1,48 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Log } from '../observability/logger.ts';
+
+export interface ConnectOptions {
+  /** One URL or a comma-separated list (cluster seeds). */
+  url: string;
+  /** Connection name shown in the server's monitoring: the service name. */
+  name: string;
+  user?: string;
+  password?: string;
+  log: Log;
+}
+
+/**
+ * Connects and keeps reconnecting forever: a worker that gives up after a broker failover is one
+ * of the anchors' best-known failures. Status changes are logged so an operator sees outages.
+ */
+export const connectNats = async (options: ConnectOptions): Promise<NatsConnection> => {
+  const nc = await connect({
+    servers: options.url.split(',').map((s) => s.trim()),
+    name: options.name,
+    user: options.user,
+    pass: options.password,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    reconnectJitter: 250,
+    waitOnFirstConnect: true,
+    pingInterval: 10_000,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'ping' || status.type === 'reconnecting') continue;
+      const level = status.type === 'disconnect' || status.type === 'error' ? 'warn' : 'info';
+      const { type, ...rest } = status as { type: string } & Record<string, unknown>;
+      options.log[level]({ nats: type, ...safeStatus(rest) }, `nats ${type}`);
+    }
+  })();
+  options.log.info({ server: nc.getServer() }, 'nats connected');
+  return nc;
+};
+
+const safeStatus = (rest: Record<string, unknown>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rest)) {
+    out[key] = value instanceof Error ? value.message : value;
+  }
+  return out;
+};

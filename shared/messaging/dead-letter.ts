@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { STREAMS } from '../contracts/streams.ts';
+import { deadLetterSubject } from '../contracts/subjects.ts';
+import { HEADERS } from './headers.ts';
+import type { Publisher } from './publish.ts';
+
+/** Why a job was dead-lettered. */
+export const DeadLetterReason = z.enum(['invalid_payload', 'permanent', 'exhausted']);
+export type DeadLetterReason = z.infer<typeof DeadLetterReason>;
+
+/** Everything needed to understand a dead job and to run it again. */
+export const DeadLetterRecord = z.object({
+  v: z.literal(1),
+  job: z.string(),
+  jobId: z.string(),
+  stream: z.string(),
+  consumer: z.string(),
+  subject: z.string(),
+  streamSeq: z.number().int(),
+  /** The original bytes: utf8 when they were text, base64 otherwise. */
+  payload: z.string(),
+  payloadEncoding: z.enum(['utf8', 'base64']),
+  headers: z.record(z.string(), z.array(z.string())),
+  reason: DeadLetterReason,
+  error: z.string(),
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  firstAttemptAt: z.string(),
+  lastAttemptAt: z.string(),
+  deadAt: z.string(),
+  failures: z.array(z.object({ attempt: z.number(), at: z.string(), error: z.string() })),
+});
+export type DeadLetterRecord = z.infer<typeof DeadLetterRecord>;
+
+/** A stored dead letter with its sequence in the DLQ stream, the id operators use. */
+export interface StoredDeadLetter {
+  id: number;
+  storedAt: string;
+  record: DeadLetterRecord;
+}
+
+export const encodePayload = (data: Uint8Array): Pick<DeadLetterRecord, 'payload' | 'payloadEncoding'> => {
+  try {
+    return { payload: new TextDecoder('utf-8', { fatal: true }).decode(data), payloadEncoding: 'utf8' };
+  } catch {
+    return { payload: Buffer.from(data).toString('base64'), payloadEncoding: 'base64' };
+  }
+};
+
+export const decodePayload = (record: Pick<DeadLetterRecord, 'payload' | 'payloadEncoding'>): Uint8Array =>
+  record.payloadEncoding === 'utf8' ? new TextEncoder().encode(record.payload) : Buffer.from(record.payload, 'base64');
+
+/**
+ * Stores a dead letter durably. The id is derived from the original message, so a worker that dies
+ * between this publish and its `term()` re-publishes the same record and the server drops the copy.
+ */
+export const publishDeadLetter = (publisher: Publisher, record: DeadLetterRecord) =>
+  publisher.publish(deadLetterSubject(record.stream, record.consumer), record, {
+    id: `dlq:${record.stream}:${record.streamSeq}`,
+    retryForMs: 10_000,
+  });
+
+/** Reads every dead letter (oldest first), up to `limit`. */
+export const listDeadLetters = async (
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  options: { limit?: number } = {},
+): Promise<StoredDeadLetter[]> => {
+  const info = await jsm.streams.info(STREAMS.DLQ.name);
+  const total = info.state.messages;
+  if (total === 0) return [];
+  const limit = Math.min(options.limit ?? 10_000, total);
+  const consumer = await js.consumers.get(STREAMS.DLQ.name, { deliver_policy: DeliverPolicy.All });
+  const out: StoredDeadLetter[] = [];
+  try {
+    while (out.length < limit) {
+      const batch = await consumer.fetch({ max_messages: Math.min(256, limit - out.length), expires: 2_000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        const parsed = DeadLetterRecord.safeParse(m.json());
+        if (parsed.success) out.push({ id: m.seq, storedAt: m.time.toISOString(), record: parsed.data });
+        if (m.info.pending === 0) break;
+      }
+      if (got === 0 || out.length >= limit) break;
+      const last = out.at(-1);
+      if (last && last.id >= info.state.last_seq) break;
+    }
+  } finally {
+    await consumer.delete().catch(() => undefined);
+  }
+  return out;
+};
+
+export const getDeadLetter = async (jsm: JetStreamManager, id: number): Promise<StoredDeadLetter | undefined> => {
+  try {
+    const m = await jsm.streams.getMessage(STREAMS.DLQ.name, { seq: id });
+    if (!m) return undefined;
+    return { id, storedAt: m.time.toISOString(), record: DeadLetterRecord.parse(m.json()) };
+  } catch (error) {
+    if (error instanceof Error && /not found/i.test(error.message)) return undefined;
+    throw error;
+  }
+};
+
+// Headers of the original message that must not travel with a replay.
+const DROPPED_ON_REPLAY = new Set(['nats-msg-id', 'nats-expected-stream', 'nats-expected-last-sequence']);
+
+/**
+ * Publishes the dead job again on its original subject with its original payload and job id, then
+ * removes the dead letter. The replay's own `Nats-Msg-Id` is tied to the dead letter, so pressing
+ * replay twice (or two operators at once) runs the job once.
+ */
+export const replayDeadLetter = async (
+  deps: { publisher: Publisher; jsm: JetStreamManager },
+  id: number,
+): Promise<{ replayed: boolean; subject?: string; jobId?: string }> => {
+  const stored = await getDeadLetter(deps.jsm, id);
+  if (!stored) return { replayed: false };
+  const { record } = stored;
+  const headers: Record<string, string> = {};
+  for (const [key, values] of Object.entries(record.headers)) {
+    if (!DROPPED_ON_REPLAY.has(key.toLowerCase()) && values[0] !== undefined) headers[key] = values[0];
+  }
+  headers[HEADERS.jobId] = record.jobId;
+  headers[HEADERS.replayOf] = String(id);
+  await deps.publisher.publishRaw(record.subject, decodePayload(record), {
+    id: `${record.jobId}~replay~${id}`,
+    headers,
+    retryForMs: 10_000,
+  });
+  await deps.jsm.streams.deleteMessage(STREAMS.DLQ.name, id, false).catch(() => false);
+  return { replayed: true, subject: record.subject, jobId: record.jobId };
+};
+
+/** Deletes dead letters stored before `olderThan`; returns how many. */
+export const purgeDeadLetters = async (
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  olderThan: Date,
+): Promise<number> => {
+  const all = await listDeadLetters(js, jsm);
+  let removed = 0;
+  for (const item of all) {
+    if (new Date(item.storedAt) < olderThan && (await jsm.streams.deleteMessage(STREAMS.DLQ.name, item.id, false))) removed++;
+  }
+  return removed;
+};

@@ -1,0 +1,45 @@
+import type { JobSpec } from '../contracts/spec.ts';
+import { retryDelay } from './backoff.ts';
+import type { DeadLetterReason } from './dead-letter.ts';
+
+/** What one attempt came to, as the runner saw it. */
+export type AttemptOutcome =
+  | { kind: 'ok' }
+  | { kind: 'invalid'; error: string }
+  | { kind: 'permanent'; error: string }
+  | { kind: 'failed'; error: string }
+  | { kind: 'timeout'; error: string }
+  | { kind: 'interrupted' };
+
+/** The reply the runner gives the server. */
+export type Reply =
+  | { kind: 'ack' }
+  | { kind: 'nak'; delayMs: number }
+  | { kind: 'dead-letter'; reason: DeadLetterReason; error: string };
+
+/**
+ * The whole retry policy in one pure function, so it can be tested exhaustively without a server.
+ * `interrupted` (the worker is shutting down) hands the job straight back for another worker.
+ */
+export const decide = (
+  outcome: AttemptOutcome,
+  attempt: number,
+  job: Pick<JobSpec, 'maxAttempts' | 'backoff'>,
+  random: () => number = Math.random,
+): Reply => {
+  switch (outcome.kind) {
+    case 'ok':
+      return { kind: 'ack' };
+    case 'interrupted':
+      return { kind: 'nak', delayMs: 0 };
+    case 'invalid':
+      return { kind: 'dead-letter', reason: 'invalid_payload', error: outcome.error };
+    case 'permanent':
+      return { kind: 'dead-letter', reason: 'permanent', error: outcome.error };
+    case 'failed':
+    case 'timeout':
+      return attempt >= job.maxAttempts
+        ? { kind: 'dead-letter', reason: 'exhausted', error: outcome.error }
+        : { kind: 'nak', delayMs: retryDelay(job.backoff, attempt, random) };
+  }
+};

@@ -1,0 +1,117 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '../contracts/spec.ts';
+import type { Log } from '../observability/logger.ts';
+
+/**
+ * Idempotent start-up declarations: create what is missing, update what is safe to update, and
+ * report drift that only an operator should resolve (a retention change would drop messages).
+ */
+
+export interface EnsureDeps {
+  jsm: JetStreamManager;
+  log: Log;
+  replicas: number;
+}
+
+const isNotFound = (error: unknown) => error instanceof Error && /not found/i.test(error.message);
+
+export const streamConfig = (spec: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } => ({
+  name: spec.name,
+  subjects: [...spec.subjects],
+  retention: spec.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+  storage: StorageType.File,
+  num_replicas: replicas,
+  max_age: spec.maxAgeMs ? nanos(spec.maxAgeMs) : 0,
+  duplicate_window: nanos(Math.min(spec.duplicateWindowMs ?? 120_000, spec.maxAgeMs ?? Number.MAX_SAFE_INTEGER)),
+  description: spec.description,
+});
+
+export const ensureStream = async (deps: EnsureDeps, spec: StreamSpec): Promise<void> => {
+  const wanted = streamConfig(spec, deps.replicas);
+  try {
+    const info = await deps.jsm.streams.info(spec.name);
+    const current = info.config;
+    if (current.retention !== wanted.retention) {
+      deps.log.error(
+        { stream: spec.name, current: current.retention, wanted: wanted.retention },
+        'stream drift: retention differs and cannot be changed in place; recreate it by hand',
+      );
+      return;
+    }
+    const changed =
+      JSON.stringify([...current.subjects].sort()) !== JSON.stringify([...(wanted.subjects ?? [])].sort()) ||
+      current.max_age !== wanted.max_age ||
+      current.duplicate_window !== wanted.duplicate_window ||
+      current.num_replicas !== wanted.num_replicas ||
+      current.description !== wanted.description;
+    if (changed) {
+      await deps.jsm.streams.update(spec.name, { ...current, ...wanted });
+      deps.log.info({ stream: spec.name }, 'stream updated to its declaration');
+    }
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await deps.jsm.streams.add(wanted);
+    deps.log.info({ stream: spec.name }, 'stream created');
+  }
+};
+
+export const consumerConfig = (job: JobSpec): Partial<ConsumerConfig> & { durable_name: string } => ({
+  durable_name: job.consumer,
+  filter_subject: job.subject,
+  ack_policy: AckPolicy.Explicit,
+  ack_wait: nanos(job.ackWaitMs),
+  // Margin above maxAttempts: a delivery past the limit (the worker died during the last attempt)
+  // must still reach a runner, which dead-letters it instead of letting the server drop it silently.
+  max_deliver: job.maxAttempts + 3,
+  max_ack_pending: Math.max(1_000, job.concurrency * 20),
+  deliver_policy: job.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+  description: `${job.name}: ${job.maxAttempts} attempts, timeout ${job.timeoutMs} ms`,
+});
+
+export const ensureConsumer = async (deps: EnsureDeps, job: JobSpec): Promise<void> => {
+  const wanted = consumerConfig(job);
+  try {
+    const info = await deps.jsm.consumers.info(job.stream, job.consumer);
+    const current = info.config;
+    if (current.filter_subject !== wanted.filter_subject) {
+      deps.log.error({ consumer: job.consumer, current: current.filter_subject }, 'consumer drift: filter subject differs');
+      return;
+    }
+    if (
+      current.ack_wait !== wanted.ack_wait ||
+      current.max_deliver !== wanted.max_deliver ||
+      current.max_ack_pending !== wanted.max_ack_pending ||
+      current.description !== wanted.description
+    ) {
+      const { ack_wait, max_deliver, max_ack_pending, description } = wanted;
+      await deps.jsm.consumers.update(job.stream, job.consumer, { ack_wait, max_deliver, max_ack_pending, description });
+      deps.log.info({ consumer: job.consumer }, 'consumer updated to its declaration');
+    }
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await deps.jsm.consumers.add(job.stream, wanted);
+    deps.log.info({ consumer: job.consumer, stream: job.stream }, 'consumer created');
+  }
+};
+
+export const ensureBucket = async (nc: NatsConnection, spec: BucketSpec, replicas: number): Promise<KV> =>
+  new Kvm(nc).create(spec.name, {
+    history: spec.history ?? 1,
+    replicas,
+    ttl: spec.ttlMs ?? 0,
+    description: spec.description,
+  });
+
+export const ensureObjectStore = async (nc: NatsConnection, spec: ObjectStoreSpec, replicas: number): Promise<ObjectStore> =>
+  new Objm(nc).create(spec.name, { replicas, ttl: spec.ttlMs ?? 0, description: spec.description });

@@ -1,0 +1,131 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { PermanentError } from './errors.ts';
+
+/**
+ * Runs a module's default export in long-lived child processes, one call at a time each. On abort
+ * the child's whole process group is SIGKILLed — including any subprocess the work started — and
+ * replaced on next use. This is what makes a timeout stop a zombie instead of merely ignoring it.
+ */
+export interface ProcessPool<I, O> {
+  run(input: I, signal: AbortSignal): Promise<O>;
+  /** Children alive now (for tests and health). */
+  pids(): number[];
+  close(): Promise<void>;
+}
+
+export interface ProcessPoolOptions {
+  /** Absolute path or file URL of a module whose default export is `async (input) => output`. */
+  module: string | URL;
+  size: number;
+  /** Node flags for children; defaults to the parent's (so `--import tsx` carries over). */
+  execArgv?: string[];
+}
+
+interface Slot {
+  child: ChildProcess;
+  busy: boolean;
+}
+
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; permanent: boolean };
+
+const hostPath = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './process-host.ts' : './process-host.js', import.meta.url));
+
+const killGroup = (child: ChildProcess) => {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+};
+
+export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPool<I, O> => {
+  const modulePath = options.module instanceof URL ? fileURLToPath(options.module) : options.module;
+  const execArgv = options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'));
+  const slots: Slot[] = [];
+  const waiters: Array<() => void> = [];
+  let nextId = 1;
+  let closed = false;
+
+  const spawnSlot = (): Slot => {
+    // detached: the child leads its own process group, so killing the group reaches grandchildren.
+    const child = fork(hostPath, [modulePath], { detached: true, execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const slot: Slot = { child, busy: false };
+    child.on('exit', () => {
+      const index = slots.indexOf(slot);
+      if (index >= 0) slots.splice(index, 1);
+    });
+    slots.push(slot);
+    return slot;
+  };
+
+  const acquire = async (): Promise<Slot> => {
+    for (;;) {
+      if (closed) throw new Error('process pool closed');
+      const free = slots.find((s) => !s.busy && s.child.connected);
+      if (free) return free;
+      if (slots.length < options.size) return spawnSlot();
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+
+  const release = (slot: Slot) => {
+    slot.busy = false;
+    waiters.shift()?.();
+  };
+
+  return {
+    async run(input, signal) {
+      signal.throwIfAborted();
+      const slot = await acquire();
+      slot.busy = true;
+      const id = nextId++;
+      try {
+        return await new Promise<O>((resolve, reject) => {
+          const onMessage = (reply: Reply) => {
+            if (reply.id !== id) return;
+            cleanup();
+            if (reply.ok) resolve(reply.value as O);
+            else reject(reply.permanent ? new PermanentError(reply.error) : new Error(reply.error));
+          };
+          const onExit = (code: number | null, sig: string | null) => {
+            cleanup();
+            reject(new Error(`worker process exited (${sig ?? code}) during the job`));
+          };
+          const onAbort = () => {
+            cleanup();
+            killGroup(slot.child);
+            reject(signal.reason);
+          };
+          const cleanup = () => {
+            slot.child.off('message', onMessage);
+            slot.child.off('exit', onExit);
+            signal.removeEventListener('abort', onAbort);
+          };
+          slot.child.on('message', onMessage);
+          slot.child.on('exit', onExit);
+          signal.addEventListener('abort', onAbort, { once: true });
+          slot.child.send({ id, input });
+        });
+      } finally {
+        release(slot);
+      }
+    },
+    pids: () => slots.flatMap((s) => (s.child.pid === undefined ? [] : [s.child.pid])),
+    async close() {
+      closed = true;
+      for (const waiter of waiters.splice(0)) waiter();
+      await Promise.all(
+        slots.map(
+          (slot) =>
+            new Promise<void>((resolve) => {
+              if (slot.child.exitCode !== null || slot.child.signalCode !== null) return resolve();
+              slot.child.once('exit', () => resolve());
+              killGroup(slot.child);
+            }),
+        ),
+      );
+    },
+  };
+};

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import { context, propagation } from '@opentelemetry/api';
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import { HEADERS, toNatsHeaders } from './headers.ts';
+
+export interface PublishOptions {
+  /** Job or event id; becomes `Nats-Msg-Id` (deduplication) and `Handoff-Job-Id`. Random if unset. */
+  id?: string;
+  headers?: Record<string, string>;
+  /** How long to keep retrying a publish that got no PubAck (leader election, reconnect). */
+  retryForMs?: number;
+  /** Per-try PubAck timeout. */
+  timeoutMs?: number;
+}
+
+/** Publishes durably: resolves only when JetStream has stored the message (the PubAck). */
+export interface Publisher {
+  publish(subject: string, payload: unknown, options?: PublishOptions): Promise<PubAck>;
+  publishRaw(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PubAck>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const createPublisher = (js: JetStreamClient, defaults: { retryForMs?: number; timeoutMs?: number } = {}): Publisher => {
+  const publishRaw = async (subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PubAck> => {
+    const id = options.id ?? randomUUID();
+    const values: Record<string, string> = { [HEADERS.jobId]: id, ...options.headers };
+    const carrier: Record<string, string> = {};
+    propagation.inject(context.active(), carrier);
+    const headers: MsgHdrs = toNatsHeaders({ ...carrier, ...values });
+    const retryForMs = options.retryForMs ?? defaults.retryForMs ?? 0;
+    const deadline = Date.now() + retryForMs;
+    let wait = 100;
+    for (;;) {
+      try {
+        // The same msgID on every try makes a retry after a lost PubAck a no-op on the server.
+        return await js.publish(subject, data, {
+          msgID: id,
+          headers,
+          timeout: options.timeoutMs ?? defaults.timeoutMs ?? 5_000,
+        });
+      } catch (error) {
+        if (Date.now() + wait > deadline) throw error;
+        await sleep(wait);
+        wait = Math.min(wait * 2, 2_000);
+      }
+    }
+  };
+  return {
+    publishRaw,
+    publish: (subject, payload, options) =>
+      publishRaw(subject, new TextEncoder().encode(JSON.stringify(payload)), options),
+  };
+};

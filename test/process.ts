@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.ts';
+
+export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export interface RunningProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Runs a TypeScript entry point as a separate Node process (`node --import tsx`). */
+export const startProcess = (
+  script: string,
+  options: { env?: Record<string, string | undefined>; args?: string[]; name?: string; echo?: boolean } = {},
+): RunningProcess => {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...(options.args ?? [])], {
+    cwd: repoRoot,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const collect = (chunk: Buffer) => {
+    out += chunk.toString();
+    if (options.echo) process.stderr.write(`[${options.name ?? script}] ${chunk.toString()}`);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  return {
+    child,
+    pid: child.pid ?? -1,
+    output: () => out,
+    exited,
+    async waitForOutput(pattern, timeoutMs = 30_000) {
+      let done = false;
+      void exited.then(() => (done = true));
+      await waitFor(
+        () => {
+          if (pattern.test(out)) return true;
+          if (done) throw new Error(`process exited before printing ${pattern}:\n${out.slice(-3000)}`);
+          return undefined;
+        },
+        { timeoutMs, what: `${options.name ?? script} to print ${pattern}` },
+      );
+    },
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+};

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// Two cores run the whole suite: integration files start real nats-servers and processes, so
+// files run two at a time and each gets a generous timeout (they wait on conditions, not sleeps).
+export default defineConfig({
+  test: {
+    include: ['services/**/test/**/*.test.ts', 'shared/**/test/**/*.test.ts', 'test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    fileParallelism: true,
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    reporters: ['default'],
+  },
+});
