@@ -72,6 +72,13 @@ const noopObserver: RunnerObserver = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Lifetime of each pull request. A worker that stops (or dies) leaves its last pull request on the
+ * server until it expires, and 2.9 may hand a message to it — which then waits out ack-wait. Short
+ * pulls bound that window, and shutdown hands jobs back only after its last pull has expired.
+ */
+const PULL_EXPIRES_MS = 2_000;
+
 const abortPromise = (signal: AbortSignal) =>
   new Promise<never>((_, reject) => {
     if (signal.aborted) reject(signal.reason);
@@ -85,6 +92,8 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
   const running = new Map<JsMsg, AbortController>();
   const heartbeatMs = Math.max(250, Math.floor(job.ackWaitMs / 3));
   let stopping = false;
+  let closedAt = 0;
+  const handBack: JsMsg[] = [];
   let messages: ConsumerMessages | undefined;
   let slotFreed: (() => void) | undefined;
   let idle: (() => void) | undefined;
@@ -245,11 +254,11 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
   const consumeLoop = async (consumer: Consumer) => {
     // The iterator pulls more only as we take messages from it, so the client-side buffer (whose
     // ack timers run) stays near `concurrency`.
-    messages = await consumer.consume({ max_messages: Math.max(1, job.concurrency) });
+    messages = await consumer.consume({ max_messages: Math.max(1, job.concurrency), expires: PULL_EXPIRES_MS });
     for await (const m of messages) {
       await waitForSlot();
       if (stopping) {
-        m.nak();
+        handBack.push(m);
         continue;
       }
       dispatch(m);
@@ -281,14 +290,20 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
       stopping = true;
       slotFreed?.();
       await messages?.close().catch(() => undefined);
+      closedAt = Date.now();
       if (running.size > 0) {
         const drained = new Promise<void>((resolve) => (idle = resolve));
         const graceOver = sleep(graceMs).then(() => 'grace-over' as const);
         if ((await Promise.race([drained, graceOver])) === 'grace-over') {
+          await sleep(closedAt + PULL_EXPIRES_MS - Date.now());
           deps.log.warn({ job: job.name, inFlight: running.size }, 'grace period over; handing jobs back');
           for (const controller of running.values()) controller.abort(new ShutdownError());
           await drained;
         }
+      }
+      if (handBack.length > 0) {
+        await sleep(closedAt + PULL_EXPIRES_MS - Date.now());
+        for (const m of handBack.splice(0)) m.nak();
       }
       await supervised;
     },
