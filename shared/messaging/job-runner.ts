@@ -213,10 +213,9 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
       );
     }
     if (reply.kind === 'ack' && attempt > 1) await deps.attempts.forget(key).catch(() => undefined);
-    await applyReply(m, reply, deadLetter);
+    await observation.run(() => applyReply(m, reply, deadLetter));
 
     const durationMs = Date.now() - started;
-    observation.finished(outcome, reply, durationMs);
     const line = {
       job: job.name,
       jobId,
@@ -227,9 +226,13 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
       ...(reply.kind === 'nak' ? { retryInMs: reply.delayMs } : {}),
       ...('error' in outcome ? { err: outcome.error } : {}),
     };
-    if (reply.kind === 'dead-letter') deps.log.error(line, 'job dead-lettered');
-    else if (outcome.kind === 'ok') deps.log.info(line, 'job done');
-    else deps.log.warn(line, 'job attempt failed');
+    // Logged inside the attempt's span so the line carries its trace id.
+    await observation.run(async () => {
+      if (reply.kind === 'dead-letter') deps.log.error(line, 'job dead-lettered');
+      else if (outcome.kind === 'ok') deps.log.info(line, 'job done');
+      else deps.log.warn(line, 'job attempt failed');
+    });
+    observation.finished(outcome, reply, durationMs);
   };
 
   const dispatch = (m: JsMsg) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { context, propagation } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { HEADERS, toNatsHeaders } from './headers.ts';
@@ -26,9 +26,35 @@ export const createPublisher = (js: JetStreamClient, defaults: { retryForMs?: nu
   const publishRaw = async (subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PubAck> => {
     const id = options.id ?? randomUUID();
     const values: Record<string, string> = { [HEADERS.jobId]: id, ...options.headers };
+    // A producer span per publish (messaging conventions); its context travels in the headers so
+    // the consumer's attempt spans become its children.
+    const span = trace.getTracer('handoff').startSpan(`send ${subject}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.operation.name': 'publish',
+        'messaging.destination.name': subject,
+        'messaging.message.id': id,
+        'messaging.message.body.size': data.byteLength,
+      },
+    });
     const carrier: Record<string, string> = {};
-    propagation.inject(context.active(), carrier);
-    const headers: MsgHdrs = toNatsHeaders({ ...carrier, ...values });
+    propagation.inject(trace.setSpan(context.active(), span), carrier);
+    const headers: MsgHdrs = toNatsHeaders({ ...values, ...carrier });
+    try {
+      const ack = await publishWithRetry(subject, data, id, headers, options);
+      if (ack.duplicate) span.setAttribute('messaging.nats.duplicate', true);
+      return ack;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  };
+
+  const publishWithRetry = async (subject: string, data: Uint8Array, id: string, headers: MsgHdrs, options: PublishOptions): Promise<PubAck> => {
     const retryForMs = options.retryForMs ?? defaults.retryForMs ?? 0;
     const deadline = Date.now() + retryForMs;
     let wait = 100;

@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { traceFields } from './tracing.ts';
 
 export type Logger = PinoLogger;
 
@@ -48,7 +49,7 @@ const maskDeep = (value: unknown, depth: number): unknown => {
 export interface LoggerOptions {
   service: string;
   level?: string;
-  /** Extra fields on every line (trace ids are added by the tracing mixin). */
+  /** Extra fields on every line (trace ids are always added). */
   mixin?: () => Record<string, unknown>;
   destination?: DestinationStream;
 }
@@ -60,7 +61,8 @@ export const createLogger = (options: LoggerOptions): Logger =>
       level: options.level ?? 'info',
       base: { service: options.service },
       redact: { paths: redactPaths, censor: '[redacted]' },
-      mixin: options.mixin,
+      // trace_id/span_id of the active span tie every line to its trace in Jaeger.
+      mixin: () => ({ ...traceFields(), ...options.mixin?.() }),
       formatters: { log: (obj) => maskDeep(obj, 0) as Record<string, unknown> },
       hooks: {
         // Messages are strings built by our own code, but may still carry an address.
