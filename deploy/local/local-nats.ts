@@ -1,0 +1,51 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { connect } from '@nats-io/transport-node';
+
+/** True when a NATS server answers at `url` within a second. */
+export const natsAnswers = async (url: string): Promise<boolean> => {
+  try {
+    const nc = await connect({ servers: url.split(','), timeout: 1_000, maxReconnectAttempts: 0, reconnect: false });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const findBinary = (): string | undefined => {
+  for (const candidate of ['nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server']) {
+    if (spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
+  }
+  return undefined;
+};
+
+/**
+ * Starts a nats-server with JetStream for `npm start`, its store under the data directory so a
+ * second start finds the same users, orders and jobs.
+ */
+export const startLocalNats = async (options: { url: string; storeDir: string; log: (line: string) => void }): Promise<ChildProcess> => {
+  const binary = findBinary();
+  if (!binary) {
+    throw new Error(
+      'no NATS server answers at NATS_URL and the nats-server binary is not installed.\n' +
+        '  Install it (Debian/Ubuntu: sudo apt-get install nats-server; macOS: brew install nats-server),\n' +
+        '  or point NATS_URL at a running server started with JetStream (-js).',
+    );
+  }
+  const { hostname, port } = new URL(options.url.split(',')[0]!);
+  mkdirSync(options.storeDir, { recursive: true });
+  const child = spawn(binary, ['-js', '-a', hostname || '127.0.0.1', '-p', port || '4222', '-sd', options.storeDir, '-m', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (/\[(ERR|WRN|FTL)\]/.test(line)) options.log(line);
+  });
+  const deadline = Date.now() + 15_000;
+  while (!(await natsAnswers(options.url))) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited with code ${child.exitCode} (is port ${port} taken?)`);
+    if (Date.now() > deadline) throw new Error('nats-server did not start within 15 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+};
