@@ -66,3 +66,13 @@ export interface ObjectStoreSpec {
   description: string;
   owner: string;
 }
+
+/**
+ * A core-NATS request/reply call (`<domain>.rpc.<name>`): its subject and the schemas both sides
+ * validate against. The owner of the data serves it in a queue group; callers never read its buckets.
+ */
+export interface RpcSpec<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+  subject: string;
+  request: Req;
+  reply: Res;
+}

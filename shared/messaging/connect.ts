@@ -8,8 +8,17 @@ export interface ConnectOptions {
   name: string;
   user?: string;
   password?: string;
+  /** Prefix of this connection's reply subjects; default `_INBOX_<name>` (see below). */
+  inboxPrefix?: string;
   log: Log;
 }
+
+/**
+ * Each service gets its own inbox prefix so the server's per-user permissions
+ * (deploy/nats/accounts.conf) can let it subscribe to its own replies only: no service can read
+ * another's replies (session lookups, PubAcks) by subscribing to `_INBOX.>`.
+ */
+export const defaultInboxPrefix = (name: string): string => `_INBOX_${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
 /**
  * Connects and keeps reconnecting forever: a worker that gives up after a broker failover is one
@@ -21,6 +30,7 @@ export const connectNats = async (options: ConnectOptions): Promise<NatsConnecti
     name: options.name,
     user: options.user,
     pass: options.password,
+    inboxPrefix: options.inboxPrefix ?? defaultInboxPrefix(options.name),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     reconnectJitter: 250,

@@ -1,0 +1,48 @@
+/**
+ * `npm run bench [-- --quick] [-- --only jobs,accept,fanin] [-- --runs N]`: runs the comparisons of
+ * issue 8 on this machine, writes bench/results/latest.json and latest.md, prints the table.
+ */
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { COMPARISONS, PLANS, runBenchmark, writeResults, type BenchPlan, type Comparison } from './harness.ts';
+import { renderMarkdown } from './report.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string', multiple: true },
+    runs: { type: 'string' },
+    'out-dir': { type: 'string' },
+  },
+  strict: true,
+});
+
+const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+for (const name of only) {
+  if (!(COMPARISONS as readonly string[]).includes(name)) {
+    console.error(`unknown comparison "${name}"; choose from ${COMPARISONS.join(', ')}`);
+    process.exit(2);
+  }
+}
+const preset = PLANS[values.quick ? 'quick' : 'full'];
+const runs = values.runs ? Number(values.runs) : preset.runs;
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error('--runs must be a positive integer');
+  process.exit(2);
+}
+const plan: BenchPlan = {
+  ...preset,
+  runs,
+  only: only.length > 0 ? (only as Comparison[]) : preset.only,
+  mode: only.length > 0 || runs !== preset.runs ? 'custom' : preset.mode,
+};
+
+const started = Date.now();
+const log = (line: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+log(`${values.quick ? 'quick' : 'full'} run: ${plan.only.join(', ')}, ${plan.runs} runs each`);
+const result = await runBenchmark(plan, log);
+const written = writeResults(result, values['out-dir'] ?? fileURLToPath(new URL('./results/', import.meta.url)));
+process.stdout.write(renderMarkdown(result));
+log(`wrote ${written.json} and ${written.markdown}`);
+// Client libraries (BullMQ's Redis connections, timers) must not keep a finished benchmark alive.
+process.exit(0);

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { BUCKETS } from '../../../shared/contracts/buckets.ts';
+import { commonEnv, intFromEnv } from '../../../shared/config/env.ts';
+
+const MINUTE = 60_000;
+
+/**
+ * Auth settings. Token and session lifetimes may not outlive their buckets' TTL, which is what
+ * eventually deletes them (2.9 has no per-key TTL).
+ */
+export const authEnv = z.object({
+  ...commonEnv,
+  /** How long a magic link works after it is issued (default 15 minutes, at most a day). */
+  MAGIC_LINK_TTL_MS: intFromEnv(15 * MINUTE).pipe(z.number().min(10_000).max(BUCKETS.magicTokens.ttlMs)),
+  /** How long a session lasts (default 7 days, at most 30 days). */
+  SESSION_TTL_MS: intFromEnv(7 * 24 * 60 * MINUTE).pipe(z.number().min(MINUTE).max(BUCKETS.sessions.ttlMs)),
+});
+export type AuthConfig = z.infer<typeof authEnv>;

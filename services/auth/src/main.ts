@@ -1,0 +1,55 @@
+import { AUTH_JOBS, AUTH_RPC_QUEUE } from '../../../shared/contracts/auth.ts';
+import { BUCKETS } from '../../../shared/contracts/buckets.ts';
+import type { JobSpec } from '../../../shared/contracts/spec.ts';
+import { SUBJECTS } from '../../../shared/contracts/subjects.ts';
+import { STREAMS } from '../../../shared/contracts/streams.ts';
+import { parseEnv } from '../../../shared/config/env.ts';
+import { installShutdown } from '../../../shared/lifecycle/shutdown.ts';
+import { connectNats } from '../../../shared/messaging/connect.ts';
+import { watchConnection } from '../../../shared/messaging/connection-state.ts';
+import { ensureBucket } from '../../../shared/messaging/ensure.ts';
+import { createMessaging, ensureDeclarations, startWorkers, worker } from '../../../shared/messaging/runtime.ts';
+import { serveRpc } from '../../../shared/messaging/rpc.ts';
+import { startHealthServer } from '../../../shared/observability/health.ts';
+import { createLogger } from '../../../shared/observability/logger.ts';
+import { authEnv } from './config.ts';
+import { createOnMagicLinkRequested } from './handlers/magic-link-requested.ts';
+import { createAuthRpc } from './handlers/rpc.ts';
+import { createSessionStore } from './sessions.ts';
+import { createTokenStore } from './tokens.ts';
+import { createUserStore } from './users.ts';
+
+const config = parseEnv(authEnv, process.env);
+const log = createLogger({ service: 'auth', level: config.LOG_LEVEL });
+const nc = await connectNats({ url: config.NATS_URL, name: 'auth', user: config.NATS_USER, password: config.NATS_PASSWORD, log });
+const connection = watchConnection(nc);
+const messaging = await createMessaging(nc, { replicas: config.JS_REPLICAS, log });
+const users = createUserStore(await ensureBucket(nc, BUCKETS.users, config.JS_REPLICAS));
+const tokens = createTokenStore(await ensureBucket(nc, BUCKETS.magicTokens, config.JS_REPLICAS), { ttlMs: config.MAGIC_LINK_TTL_MS });
+const sessions = createSessionStore(await ensureBucket(nc, BUCKETS.sessions, config.JS_REPLICAS), { ttlMs: config.SESSION_TTL_MS });
+
+const workerList = [
+  worker(
+    AUTH_JOBS.magicLink,
+    createOnMagicLinkRequested({
+      users,
+      tokens,
+      mail: { send: async (mail) => void (await messaging.publisher.publish(SUBJECTS.mailSend, mail, { id: mail.mailId })) },
+    }),
+  ),
+];
+// MAIL belongs to the mailer, but auth publishes to it and must not depend on start order.
+await ensureDeclarations(messaging, { streams: [STREAMS.AUTH, STREAMS.MAIL], jobs: workerList.map((w) => w.job as JobSpec<never>) });
+const rpc = serveRpc(nc, createAuthRpc({ users, tokens, sessions, log }), { queue: AUTH_RPC_QUEUE, log });
+const workers = await startWorkers(messaging, workerList);
+let draining = false;
+const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected() }, log });
+
+installShutdown(async () => {
+  draining = true;
+  await rpc.stop();
+  await workers.stop(config.SHUTDOWN_GRACE_MS);
+  await health.close();
+  await nc.drain();
+}, log);
+log.info({ healthPort: health.port }, 'service ready');

@@ -1,0 +1,106 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { getDeadLetter, listDeadLetters, purgeDeadLetters, replayDeadLetter } from '../../../shared/messaging/dead-letter.ts';
+import { createPublisher } from '../../../shared/messaging/publish.ts';
+import { parseArgs, UsageError, type CliContext, type Command } from '../dispatch.ts';
+import { formatAge, parseDuration, table } from '../table.ts';
+
+const handles = async (ctx: CliContext) => {
+  const nc = await ctx.nats();
+  const js = jetstream(nc);
+  return { js, jsm: await jetstreamManager(nc), publisher: createPublisher(js, { retryForMs: 5_000 }) };
+};
+
+const parseId = (text: string | undefined): number => {
+  const id = Number(text);
+  if (!text || !Number.isInteger(id) || id <= 0) throw new UsageError(`not a dead-letter id: ${text ?? '(missing)'}`);
+  return id;
+};
+
+const oneLine = (text: string, max = 60) => {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+
+export const dlqList: Command = {
+  path: ['dlq', 'list'],
+  usage: 'dlq list [--limit N]',
+  summary: 'dead jobs: id, job, error, attempts, age',
+  async run(args, ctx) {
+    const { positional, flags } = parseArgs(args, ['limit']);
+    if (positional.length > 0) throw new UsageError(`unexpected argument: ${positional[0]}`);
+    const limit = flags.limit === undefined ? 1_000 : Number(flags.limit);
+    if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit must be a positive whole number');
+    const { js, jsm } = await handles(ctx);
+    const items = await listDeadLetters(js, jsm, { limit });
+    if (items.length === 0) {
+      ctx.out('no dead letters');
+      return 0;
+    }
+    const now = Date.now();
+    ctx.out(
+      table(
+        ['ID', 'JOB', 'JOB ID', 'REASON', 'ATTEMPTS', 'AGE', 'ERROR'],
+        items.map(({ id, storedAt, record }) => [id, record.job, oneLine(record.jobId, 40), record.reason, record.attempts, formatAge(now - Date.parse(storedAt)), oneLine(record.error)]),
+      ),
+    );
+    return 0;
+  },
+};
+
+export const dlqShow: Command = {
+  path: ['dlq', 'show'],
+  usage: 'dlq show ID',
+  summary: 'one dead job in full: payload, headers, every failed attempt',
+  async run(args, ctx) {
+    const id = parseId(parseArgs(args, []).positional[0]);
+    const { jsm } = await handles(ctx);
+    const item = await getDeadLetter(jsm, id);
+    if (!item) {
+      ctx.err(`error: no dead letter with id ${id}`);
+      return 1;
+    }
+    ctx.out(JSON.stringify({ id: item.id, storedAt: item.storedAt, ...item.record }, null, 2));
+    return 0;
+  },
+};
+
+export const dlqReplay: Command = {
+  path: ['dlq', 'replay'],
+  usage: 'dlq replay ID|--all true',
+  summary: 'publish dead jobs again on their original subject (same job id)',
+  async run(args, ctx) {
+    const { positional, flags } = parseArgs(args, ['all']);
+    const all = flags.all === 'true' || positional[0] === '--all';
+    if (!all && positional.length !== 1) throw new UsageError('give one ID, or --all true');
+    const { js, jsm, publisher } = await handles(ctx);
+    const ids = all ? (await listDeadLetters(js, jsm)).map((d) => d.id) : [parseId(positional[0])];
+    let failed = 0;
+    for (const id of ids) {
+      const result = await replayDeadLetter({ publisher, jsm }, id);
+      if (result.replayed) ctx.out(`replayed ${id}: job ${result.jobId} → ${result.subject}`);
+      else {
+        failed++;
+        ctx.err(`error: no dead letter with id ${id}`);
+      }
+    }
+    if (all) ctx.out(`${ids.length - failed} replayed`);
+    return failed > 0 && !all ? 1 : 0;
+  },
+};
+
+export const dlqPurge: Command = {
+  path: ['dlq', 'purge'],
+  usage: 'dlq purge --older-than DURATION',
+  summary: 'delete dead jobs older than e.g. 30m, 12h, 7d',
+  async run(args, ctx) {
+    const { positional, flags } = parseArgs(args, ['older-than']);
+    if (positional.length > 0) throw new UsageError(`unexpected argument: ${positional[0]}`);
+    if (!flags['older-than']) throw new UsageError('--older-than is required');
+    const ms = parseDuration(flags['older-than']);
+    if (ms === undefined) throw new UsageError(`not a duration: ${flags['older-than']} (use e.g. 30m, 12h, 7d)`);
+    const { js, jsm } = await handles(ctx);
+    const removed = await purgeDeadLetters(js, jsm, new Date(Date.now() - ms));
+    ctx.out(`purged ${removed} dead letter${removed === 1 ? '' : 's'} older than ${flags['older-than']}`);
+    return 0;
+  },
+};

@@ -1,0 +1,18 @@
+import type { z } from 'zod';
+import { AUTH_RPC } from '../../../shared/contracts/auth.ts';
+import type { RpcClient } from '../../../shared/messaging/rpc.ts';
+
+type Reply<K extends keyof typeof AUTH_RPC> = z.output<(typeof AUTH_RPC)[K]['reply']>;
+
+/** What the gateway asks the auth service; it never reads auth's buckets. Throws RpcUnavailableError. */
+export interface AuthClient {
+  verifyToken(token: string): Promise<Reply<'verifyToken'>>;
+  getSession(sessionId: string): Promise<Reply<'getSession'>>;
+  endSession(sessionId: string): Promise<Reply<'endSession'>>;
+}
+
+export const createAuthClient = (rpc: RpcClient): AuthClient => ({
+  verifyToken: (token) => rpc.call(AUTH_RPC.verifyToken, { token }),
+  getSession: (sessionId) => rpc.call(AUTH_RPC.getSession, { sessionId }),
+  endSession: (sessionId) => rpc.call(AUTH_RPC.endSession, { sessionId }),
+});

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { BUCKETS } from '../../../shared/contracts/buckets.ts';
+import { commonEnv, intFromEnv, urlFromEnv } from '../../../shared/config/env.ts';
+
+const MINUTE = 60_000;
+// A counter must live at least as long as its window; the bucket's TTL is what deletes it.
+const window = (fallback: number) => intFromEnv(fallback).pipe(z.number().min(1_000).max(BUCKETS.rateLimits.ttlMs));
+
+/** Gateway settings; the default of each is what an unset variable means. */
+export const gatewayEnv = z.object({
+  ...commonEnv,
+  /** HTTP port (default 3000; 0 picks a free one, printed in the "service ready" line). */
+  GATEWAY_PORT: intFromEnv(3000).pipe(z.number().max(65_535)),
+  /** Interface to listen on (default 0.0.0.0). */
+  GATEWAY_HOST: z.string().default('0.0.0.0'),
+  /** The gateway's public base URL (default http://localhost:3000); https makes the session cookie Secure. */
+  PUBLIC_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000'),
+  /** Where a verified magic link lands (default http://localhost:3000/). */
+  APP_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000/'),
+  /** Trust X-Forwarded-For for the client address (default false; set true behind a proxy you run). */
+  TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  /** Magic-link requests per email address per window (default 5). */
+  RATE_LIMIT_EMAIL_MAX: intFromEnv(5).pipe(z.number().min(1)),
+  /** Window of the per-email limit (default 15 minutes, at most 1 hour). */
+  RATE_LIMIT_EMAIL_WINDOW_MS: window(15 * MINUTE),
+  /** Magic-link requests per client address per window (default 30). */
+  RATE_LIMIT_IP_MAX: intFromEnv(30).pipe(z.number().min(1)),
+  /** Window of the per-address limit (default 15 minutes, at most 1 hour). */
+  RATE_LIMIT_IP_WINDOW_MS: window(15 * MINUTE),
+  /** How long to wait for the auth service before answering 503 (default 3 s). */
+  AUTH_RPC_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
+  /** How long to wait for JetStream to store a job before answering 503 (default 3 s). */
+  PUBLISH_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
+});
+export type GatewayConfig = z.infer<typeof gatewayEnv>;

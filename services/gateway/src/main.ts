@@ -1,0 +1,60 @@
+import { BUCKETS } from '../../../shared/contracts/buckets.ts';
+import { STREAMS } from '../../../shared/contracts/streams.ts';
+import { SUBJECTS } from '../../../shared/contracts/subjects.ts';
+import { parseEnv } from '../../../shared/config/env.ts';
+import { installShutdown } from '../../../shared/lifecycle/shutdown.ts';
+import { connectNats } from '../../../shared/messaging/connect.ts';
+import { watchConnection } from '../../../shared/messaging/connection-state.ts';
+import { ensureBucket } from '../../../shared/messaging/ensure.ts';
+import { createMessaging, ensureDeclarations } from '../../../shared/messaging/runtime.ts';
+import { createRpcClient } from '../../../shared/messaging/rpc.ts';
+import { createLogger } from '../../../shared/observability/logger.ts';
+import { buildApp } from './app.ts';
+import { createAuthClient } from './auth-client.ts';
+import { gatewayEnv } from './config.ts';
+import { createKvRateLimiter } from './rate-limit.ts';
+import { createTicketFiles } from './ticket-files.ts';
+
+const config = parseEnv(gatewayEnv, process.env);
+const log = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
+const nc = await connectNats({ url: config.NATS_URL, name: 'gateway', user: config.NATS_USER, password: config.NATS_PASSWORD, log });
+const connection = watchConnection(nc);
+const messaging = await createMessaging(nc, { replicas: config.JS_REPLICAS, log });
+// The gateway publishes to AUTH, so it must exist even before the auth service first starts.
+await ensureDeclarations(messaging, { streams: [STREAMS.AUTH] });
+const limiter = createKvRateLimiter(await ensureBucket(nc, BUCKETS.rateLimits, config.JS_REPLICAS));
+
+let draining = false;
+const app = buildApp({
+  jobs: {
+    requestMagicLink: async (job) =>
+      void (await messaging.publisher.publish(SUBJECTS.magicLinkRequested, job, {
+        retryForMs: config.PUBLISH_TIMEOUT_MS,
+        timeoutMs: config.PUBLISH_TIMEOUT_MS,
+      })),
+  },
+  auth: createAuthClient(createRpcClient(nc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS })),
+  orders: { rpc: createRpcClient(nc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS }), tickets: createTicketFiles(nc) },
+  limiter,
+  isReady: () => !draining && connection.connected(),
+  config: {
+    publicUrl: config.PUBLIC_URL,
+    appUrl: config.APP_URL,
+    trustProxy: config.TRUST_PROXY,
+    rateLimits: {
+      email: { max: config.RATE_LIMIT_EMAIL_MAX, windowMs: config.RATE_LIMIT_EMAIL_WINDOW_MS },
+      ip: { max: config.RATE_LIMIT_IP_MAX, windowMs: config.RATE_LIMIT_IP_WINDOW_MS },
+    },
+  },
+  log,
+});
+await app.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
+const address = app.server.address();
+const port = typeof address === 'object' && address ? address.port : config.GATEWAY_PORT;
+
+installShutdown(async () => {
+  draining = true;
+  await app.close();
+  await nc.drain();
+}, log);
+log.info({ port }, 'service ready');

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { commonEnv, intFromEnv, urlFromEnv } from '../../../shared/config/env.ts';
+
+/** Mailer settings; defaults in the comments are what an unset variable means. */
+export const mailerEnv = z.object({
+  ...commonEnv,
+  /** Where mail goes: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://host:465`. Required. */
+  SMTP_URL: urlFromEnv(['smtp:', 'smtps:']),
+  /** The From header (default `Handoff <no-reply@handoff.localhost>`); its domain also ends every Message-ID. */
+  MAIL_FROM: z.string().min(3).default('Handoff <no-reply@handoff.localhost>'),
+  /** Base of links in emails (default `http://localhost:3000`, the gateway). */
+  PUBLIC_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000'),
+  /** Connect, greeting and socket timeout of one SMTP conversation (default 10 s). */
+  SMTP_TIMEOUT_MS: intFromEnv(10_000).pipe(z.number().min(100)),
+  /** Attempts per mail before it is dead-lettered (default 10). */
+  MAIL_MAX_ATTEMPTS: intFromEnv(10).pipe(z.number().min(1).max(100)),
+  /** Delay after the first failed attempt (default 2 s); each next one is MAIL_RETRY_MULTIPLIER times longer. */
+  MAIL_RETRY_INITIAL_MS: intFromEnv(2_000),
+  /** Growth factor of retry delays (default 2). */
+  MAIL_RETRY_MULTIPLIER: z.coerce.number().min(1).max(10).default(2),
+  /** Longest retry delay (default 5 minutes). */
+  MAIL_RETRY_MAX_MS: intFromEnv(300_000),
+  /** Random spread of each delay, 0–1 (default 0.2 = ±20%), so a recovered server is not hit by a herd. */
+  MAIL_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+  /** Mails sent at once by one mailer process (default 4). */
+  MAIL_CONCURRENCY: intFromEnv(4).pipe(z.number().min(1).max(100)),
+});
+export type MailerConfig = z.infer<typeof mailerEnv>;

@@ -1,0 +1,51 @@
+import { BUCKETS } from '../../../shared/contracts/buckets.ts';
+import type { JobSpec } from '../../../shared/contracts/spec.ts';
+import { STREAMS } from '../../../shared/contracts/streams.ts';
+import { parseEnv } from '../../../shared/config/env.ts';
+import { installShutdown } from '../../../shared/lifecycle/shutdown.ts';
+import { connectNats } from '../../../shared/messaging/connect.ts';
+import { watchConnection } from '../../../shared/messaging/connection-state.ts';
+import { ensureBucket } from '../../../shared/messaging/ensure.ts';
+import { createMessaging, ensureDeclarations, startWorkers, worker } from '../../../shared/messaging/runtime.ts';
+import { startHealthServer } from '../../../shared/observability/health.ts';
+import { createLogger } from '../../../shared/observability/logger.ts';
+import { mailerEnv } from './config.ts';
+import { createSendMail } from './handlers/send-mail.ts';
+import { mailSendJob } from './mail-job.ts';
+import { createKvSentRecords } from './sent-records.ts';
+import { createSmtpTransport, senderDomain } from './transport.ts';
+import { createSendTickets } from './handlers/send-tickets.ts';
+import { createTicketFiles } from './ticket-files.ts';
+import { ticketsMailJob } from './tickets-mail-job.ts';
+
+const config = parseEnv(mailerEnv, process.env);
+const log = createLogger({ service: 'mailer', level: config.LOG_LEVEL });
+const nc = await connectNats({ url: config.NATS_URL, name: 'mailer', user: config.NATS_USER, password: config.NATS_PASSWORD, log });
+const connection = watchConnection(nc);
+const messaging = await createMessaging(nc, { replicas: config.JS_REPLICAS, log });
+const records = createKvSentRecords(await ensureBucket(nc, BUCKETS.mailSent, config.JS_REPLICAS));
+const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS });
+
+const workerList = [
+  worker(
+    mailSendJob(config),
+    createSendMail({ transport, records, publicUrl: config.PUBLIC_URL, messageIdDomain: senderDomain(config.MAIL_FROM) }),
+  ),
+  worker(
+    ticketsMailJob(config),
+    createSendTickets({ transport, records, tickets: createTicketFiles(nc), publisher: messaging.publisher, messageIdDomain: senderDomain(config.MAIL_FROM) }),
+  ),
+];
+await ensureDeclarations(messaging, { streams: [STREAMS.MAIL, STREAMS.TICKET_EVENTS, STREAMS.TICKETS], jobs: workerList.map((w) => w.job as JobSpec<never>) });
+const workers = await startWorkers(messaging, workerList);
+let draining = false;
+const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected() }, log });
+
+installShutdown(async () => {
+  draining = true;
+  await workers.stop(config.SHUTDOWN_GRACE_MS);
+  transport.close();
+  await health.close();
+  await nc.drain();
+}, log);
+log.info({ healthPort: health.port, smtp: new URL(config.SMTP_URL).host }, 'service ready');

@@ -1,0 +1,77 @@
+import nodemailer from 'nodemailer';
+import { PermanentError } from '../../../shared/messaging/errors.ts';
+
+export interface OutgoingMail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  /** Full header value, `<id@domain>`: the mail id, so a resend is recognisable as the same mail. */
+  messageId: string;
+  attachments?: { filename: string; content: Buffer; contentType: string }[];
+}
+
+export interface MailTransport {
+  /** Resolves with the server's final reply once it accepted the message; throws classified errors. */
+  send(mail: OutgoingMail): Promise<{ response: string }>;
+  close(): void;
+}
+
+interface SmtpFailure extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+}
+
+/**
+ * Retry or give up? A 5xx reply is the server's final word (unknown mailbox, policy rejection):
+ * retrying only repeats it, so it becomes a PermanentError and the job is dead-lettered. 4xx
+ * replies (greylisting, "try again later"), refused connections and timeouts are transient.
+ */
+export const classifySmtpError = (error: unknown): Error => {
+  if (!(error instanceof Error)) return new Error(String(error));
+  const failure = error as SmtpFailure;
+  const summary = [failure.code, failure.responseCode, failure.response ?? failure.message].filter(Boolean).join(' ');
+  if (typeof failure.responseCode === 'number' && failure.responseCode >= 500) {
+    return new PermanentError(`SMTP rejected the message: ${summary}`, { cause: error });
+  }
+  return new Error(`SMTP send failed (will retry): ${summary}`, { cause: error });
+};
+
+/** The domain of `MAIL_FROM` (`Name <addr@domain>` or `addr@domain`), for Message-ID headers. */
+export const senderDomain = (from: string): string => /@([^>\s]+)/.exec(from)?.[1] ?? 'localhost';
+
+/**
+ * SMTP over nodemailer, one connection per message: a pooled connection would outlive an outage
+ * in a broken state, and magic links are not high-volume.
+ */
+export const createSmtpTransport = (options: { url: string; from: string; timeoutMs: number }): MailTransport => {
+  const transporter = nodemailer.createTransport(options.url, {
+    from: options.from,
+  });
+  // The URL carries host, port, credentials and TLS mode; timeouts come from our own config.
+  Object.assign(transporter.options, {
+    connectionTimeout: options.timeoutMs,
+    greetingTimeout: options.timeoutMs,
+    socketTimeout: options.timeoutMs,
+  });
+  return {
+    async send(mail) {
+      try {
+        const info = await transporter.sendMail({
+          from: options.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          messageId: mail.messageId,
+          attachments: mail.attachments,
+        });
+        return { response: String(info.response ?? '') };
+      } catch (error) {
+        throw classifySmtpError(error);
+      }
+    },
+    close: () => transporter.close(),
+  };
+};

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { commonEnv, intFromEnv } from '../../../shared/config/env.ts';
+import type { JobSpec } from '../../../shared/contracts/spec.ts';
+
+const optionalMs = z.coerce.number().int().positive().optional();
+
+/** Settings of the ticketing worker. Job timings default to the contracts; the overrides exist for tests and tuning. */
+export const ticketingEnv = z.object({
+  ...commonEnv,
+  /** Price of one ticket in minor units (2500 = 25.00). */
+  TICKET_PRICE: intFromEnv(2500),
+  /** ISO 4217 currency of orders. */
+  CURRENCY: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code such as EUR')
+    .transform((value) => value.toUpperCase())
+    .default('EUR'),
+  /** HMAC key that signs the ticket id in each ticket's QR code; scanners verify with the same key. */
+  TICKET_SIGNING_KEY: z.string({ error: 'required: a secret of at least 32 characters' }).min(32, 'must be at least 32 characters'),
+  /** Child processes that render PDFs (each renders one ticket at a time). */
+  RENDER_PROCESSES: z.coerce.number().int().min(1).max(64).default(2),
+  /** Hard limit of one render attempt; a hung render is killed with its process group. */
+  TICKET_TIMEOUT_MS: optionalMs,
+  TICKET_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).optional(),
+  /** Parallel ticket jobs per process (default: the contract's). */
+  TICKET_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
+  /** Ack wait of every ticketing consumer: how soon a crashed worker's messages go to another. */
+  TICKETING_ACK_WAIT_MS: optionalMs,
+  /** First retry delay and cap of every ticketing job's backoff. */
+  TICKETING_BACKOFF_INITIAL_MS: optionalMs,
+  TICKETING_BACKOFF_MAX_MS: optionalMs,
+  /**
+   * TEST ONLY. `1` lets attendee names starting with `[hang-once]`, `[fail-once]` or
+   * `[fail-always]` inject render faults (see test-faults.ts). Never set it in production.
+   */
+  TICKETING_TEST_FAULTS: z.enum(['0', '1']).default('0').transform((value) => value === '1'),
+});
+export type TicketingConfig = Readonly<z.infer<typeof ticketingEnv>>;
+
+/** A job's contract timing with the configured overrides applied. */
+export const withTiming = <T>(job: JobSpec<T>, config: TicketingConfig, own: { timeoutMs?: number; maxAttempts?: number; concurrency?: number } = {}): JobSpec<T> => {
+  const ackWaitMs = config.TICKETING_ACK_WAIT_MS ?? job.ackWaitMs;
+  const initialMs = config.TICKETING_BACKOFF_INITIAL_MS ?? job.backoff.initialMs;
+  return {
+    ...job,
+    timeoutMs: own.timeoutMs ?? job.timeoutMs,
+    maxAttempts: own.maxAttempts ?? job.maxAttempts,
+    concurrency: own.concurrency ?? job.concurrency,
+    ackWaitMs,
+    backoff: { ...job.backoff, initialMs, maxMs: Math.max(initialMs, config.TICKETING_BACKOFF_MAX_MS ?? job.backoff.maxMs) },
+  };
+};

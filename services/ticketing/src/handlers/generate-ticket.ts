@@ -1,0 +1,42 @@
+import { SUBJECTS } from '../../../../shared/contracts/subjects.ts';
+import { TICKET_IDS, ticketObjectName, type GenerateTicket, type TicketGenerated } from '../../../../shared/contracts/tickets.ts';
+import type { JobContext } from '../../../../shared/messaging/job-runner.ts';
+import type { Publisher } from '../../../../shared/messaging/publish.ts';
+import type { RenderInput } from '../render-ticket.ts';
+import { faultFor } from '../test-faults.ts';
+import { signTicketId } from '../ticket-code.ts';
+import type { TicketStore } from '../ticket-store.ts';
+
+/** Renders in a child process; the signal (the runner's timeout) kills it. */
+export type RenderTicket = (input: RenderInput, signal: AbortSignal) => Promise<Uint8Array>;
+
+/**
+ * `generate_ticket`: render one PDF, store it under its deterministic name, report it. A ticket
+ * already stored (an earlier attempt died after the upload) is reported without rendering again.
+ */
+export const createGenerateTicket =
+  (deps: { store: TicketStore; render: RenderTicket; publisher: Pick<Publisher, 'publish'>; signingKey: string; testFaults: boolean }) =>
+  async (job: GenerateTicket, ctx: Pick<JobContext, 'attempt' | 'signal' | 'log'>) => {
+    const object = ticketObjectName(job.orderId, job.n);
+    let size = await deps.store.size(object);
+    if (size === undefined) {
+      const fault = faultFor(deps.testFaults, job.attendee, ctx.attempt);
+      if (fault === 'fail') throw new Error(`TEST FAULT: rendering ticket ${job.n} of order ${job.orderId} failed on attempt ${ctx.attempt}`);
+      const pdf = await deps.render(
+        {
+          event: job.event,
+          attendee: job.attendee,
+          orderId: job.orderId,
+          n: job.n,
+          total: job.total,
+          code: signTicketId(deps.signingKey, job.orderId, job.n),
+          ...(fault === 'hang' ? { hang: true } : {}),
+        },
+        ctx.signal,
+      );
+      await deps.store.put(object, pdf);
+      size = pdf.byteLength;
+    }
+    const generated: TicketGenerated = { v: 1, orderId: job.orderId, n: job.n, total: job.total, object, size };
+    await deps.publisher.publish(SUBJECTS.ticketGenerated, generated, { id: TICKET_IDS.generated(job.orderId, job.n) });
+  };

@@ -1,0 +1,27 @@
+import { PDFParse } from 'pdf-parse';
+import { expect, test } from 'vitest';
+import { renderTicket } from '../src/render-ticket.ts';
+import { signTicketId, verifyTicketCode } from '../src/ticket-code.ts';
+
+const KEY = 'k'.repeat(32);
+
+test('a rendered ticket PDF contains the event, the attendee, the order id, the ticket number and the signed code', async () => {
+  const code = signTicketId(KEY, 'ord_abc', 2);
+  const pdf = await renderTicket({ event: 'JSConf Ünïcode', attendee: 'Ada Lovelace 李', orderId: 'ord_abc', n: 2, total: 3, code });
+  const parser = new PDFParse({ data: pdf });
+  const { text } = await parser.getText();
+  await parser.destroy();
+  expect(text).toContain('JSConf Ünïcode');
+  expect(text).toContain('Ada Lovelace ?');
+  expect(text).toContain('ord_abc');
+  expect(text).toContain('Ticket 2 of 3');
+  expect(text.replace(/\s/g, '')).toContain(code);
+});
+
+test('a ticket code verifies with its key and not after tampering or with another key', () => {
+  const code = signTicketId(KEY, 'ord_abc', 7);
+  expect(verifyTicketCode(KEY, code)).toEqual({ orderId: 'ord_abc', n: 7 });
+  expect(verifyTicketCode(KEY, code.replace('.7.', '.8.'))).toBeUndefined();
+  expect(verifyTicketCode('x'.repeat(32), code)).toBeUndefined();
+  expect(verifyTicketCode(KEY, 'garbage')).toBeUndefined();
+});

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { JobSpec } from './spec.ts';
+import { STREAMS } from './streams.ts';
+import { SUBJECTS } from './subjects.ts';
+
+/**
+ * Mail ids are KV keys (sent-records) and the local part of `Message-ID`, so they keep to the
+ * characters both allow.
+ */
+export const MailId = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'letters, digits, - and _ only');
+
+const MagicLinkMail = z.object({
+  template: z.literal('magic_link'),
+  /** The raw token: it travels only inside this job, never into a log or a KV bucket. */
+  token: z.string().min(16).max(256),
+  expiresAt: z.iso.datetime(),
+});
+
+/** `mail.send`: one email to one recipient, rendered by the mailer from a named template. */
+export const MailSend = z.object({
+  v: z.literal(1),
+  mailId: MailId,
+  to: z.email(),
+  name: z.string().optional(),
+  content: z.discriminatedUnion('template', [MagicLinkMail]),
+});
+export type MailSend = z.infer<typeof MailSend>;
+
+export const MAIL_JOBS: { readonly send: JobSpec<MailSend> } = {
+  send: {
+    name: 'mail.send',
+    stream: STREAMS.MAIL.name,
+    subject: SUBJECTS.mailSend,
+    consumer: 'mailer-send',
+    schema: MailSend,
+    timeoutMs: 60_000,
+    maxAttempts: 10,
+    backoff: { initialMs: 2_000, multiplier: 2, maxMs: 300_000, jitter: 0.2 },
+    concurrency: 4,
+    ackWaitMs: 90_000,
+  },
+};
+
+/** The mail_sent bucket's value: written after the SMTP server accepted the message. */
+export const SentRecord = z.object({
+  mailId: MailId,
+  messageId: z.string(),
+  sentAt: z.iso.datetime(),
+  /** The SMTP server's final reply, e.g. `250 OK: queued as …`. */
+  response: z.string(),
+});
+export type SentRecord = z.infer<typeof SentRecord>;

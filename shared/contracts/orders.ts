@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import type { RpcSpec } from './spec.ts';
+import { SUBJECTS } from './subjects.ts';
+
+/**
+ * Orders, owned by ticketing (the `orders` bucket). Other services reach them through the
+ * request/reply subjects `SUBJECTS.ordersCreate`, `ordersGet`, `ordersList` with these schemas.
+ */
+
+export const MAX_ATTENDEES = 100;
+
+/**
+ * pending_payment → paid → generating (k/N) → ready → sent; or `failed` (a ticket dead-lettered;
+ * a replay can still complete it) or `payment_mismatch` (the payment did not match; nothing generated).
+ */
+export const OrderStatus = z.enum(['pending_payment', 'paid', 'generating', 'ready', 'sent', 'failed', 'payment_mismatch']);
+export type OrderStatus = z.infer<typeof OrderStatus>;
+
+export const Attendee = z.object({ name: z.string().trim().min(1).max(200) });
+export type Attendee = z.infer<typeof Attendee>;
+
+export const EventName = z.string().trim().min(1).max(200);
+
+/** The stored order (KV value). */
+export const Order = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  userId: z.string(),
+  email: z.string(),
+  event: z.string(),
+  attendees: z.array(Attendee).min(1).max(MAX_ATTENDEES),
+  amount: z.number().int().nonnegative(),
+  currency: z.string(),
+  status: OrderStatus,
+  reason: z.string().optional(),
+  paymentEventId: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Order = z.infer<typeof Order>;
+
+/** An order as other services see it: the stored order plus ticket progress. */
+export const OrderView = Order.omit({ v: true }).extend({
+  tickets: z.object({ total: z.number().int(), generated: z.number().int() }),
+});
+export type OrderView = z.infer<typeof OrderView>;
+
+export const CreateOrderRequest = z.object({
+  userId: z.string().min(1),
+  email: z.string().min(3),
+  event: EventName,
+  attendees: z.array(Attendee).min(1).max(MAX_ATTENDEES),
+});
+export type CreateOrderRequest = z.infer<typeof CreateOrderRequest>;
+
+/** `userId` set → an order of another user is reported as not found. */
+export const GetOrderRequest = z.object({ orderId: z.string().min(1), userId: z.string().optional() });
+export type GetOrderRequest = z.infer<typeof GetOrderRequest>;
+
+export const ListOrdersRequest = z.object({ userId: z.string().min(1) });
+export type ListOrdersRequest = z.infer<typeof ListOrdersRequest>;
+
+/** `unavailable` is the client's own verdict (no answer), never sent by ticketing. */
+export const OrderErrorCode = z.enum(['bad_request', 'not_found']);
+export type OrderErrorCode = z.infer<typeof OrderErrorCode>;
+
+const failure = z.object({ ok: z.literal(false), code: OrderErrorCode, message: z.string() });
+
+export const OrderReply = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), order: OrderView }), failure]);
+export type OrderReply = z.infer<typeof OrderReply>;
+
+export const OrderListReply = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), orders: z.array(OrderView) }), failure]);
+export type OrderListReply = z.infer<typeof OrderListReply>;
+
+/** Queue group of ticketing's request/reply subscriptions, so replicas share requests. */
+export const ORDERS_RPC_QUEUE = 'ticketing-rpc';
+
+const rpc = <Req extends z.ZodType, Res extends z.ZodType>(subject: string, request: Req, reply: Res): RpcSpec<Req, Res> => ({
+  subject,
+  request,
+  reply,
+});
+
+export const ORDERS_RPC = {
+  create: rpc(SUBJECTS.ordersCreate, CreateOrderRequest, OrderReply),
+  get: rpc(SUBJECTS.ordersGet, GetOrderRequest, OrderReply),
+  list: rpc(SUBJECTS.ordersList, ListOrdersRequest, OrderListReply),
+} as const;

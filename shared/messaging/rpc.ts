@@ -1,0 +1,96 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { z } from 'zod';
+import type { RpcSpec } from '../contracts/spec.ts';
+import type { Log } from '../observability/logger.ts';
+import { errorMessage } from './errors.ts';
+
+/**
+ * The owner of a call did not answer: nobody subscribed (no responders), it timed out, or this
+ * connection is closed or reconnecting. Callers map it to "try again later" (HTTP 503).
+ */
+export class RpcUnavailableError extends Error {
+  constructor(subject: string, options?: { cause?: unknown }) {
+    super(`no answer on ${subject}: ${errorMessage(options?.cause)}`, options);
+    this.name = 'RpcUnavailableError';
+  }
+}
+
+export interface RpcClient {
+  call<S extends RpcSpec>(spec: S, request: z.input<S['request']>): Promise<z.output<S['reply']>>;
+}
+
+const encoder = new TextEncoder();
+
+export const createRpcClient = (nc: Pick<NatsConnection, 'request'>, options: { timeoutMs: number }): RpcClient => ({
+  async call<S extends RpcSpec>(spec: S, request: z.input<S['request']>): Promise<z.output<S['reply']>> {
+    let data: unknown;
+    try {
+      const reply = await nc.request(spec.subject, encoder.encode(JSON.stringify(request)), { timeout: options.timeoutMs });
+      data = reply.json();
+    } catch (error) {
+      throw new RpcUnavailableError(spec.subject, { cause: error });
+    }
+    // A reply that breaks the contract is a bug in the other service, not an outage: let it surface.
+    return spec.reply.parse(data) as z.output<S['reply']>;
+  },
+});
+
+export type RpcHandler<S extends RpcSpec> = (request: z.output<S['request']>) => Promise<z.input<S['reply']>>;
+
+export interface RpcRoute {
+  spec: RpcSpec;
+  handler: (request: never) => Promise<unknown>;
+}
+
+/** Ties a spec to its handler's types (like `worker()` for jobs). */
+export const rpcRoute = <S extends RpcSpec>(spec: S, handler: NoInfer<RpcHandler<S>>): RpcRoute => ({
+  spec,
+  handler: handler as RpcRoute['handler'],
+});
+
+/**
+ * Serves request/reply calls in a queue group so every replica shares the load. A request that
+ * fails its schema gets `{ok:false, code:'bad_request'}`; a handler that throws gets no reply, so
+ * the caller sees a timeout (an outage) rather than a made-up answer.
+ */
+export const serveRpc = (
+  nc: NatsConnection,
+  routes: readonly RpcRoute[],
+  options: { queue: string; log: Log },
+): { stop(): Promise<void> } => {
+  const subs: Subscription[] = routes.map((route) =>
+    nc.subscribe(route.spec.subject, {
+      queue: options.queue,
+      callback: (error, msg) => {
+        if (error) {
+          options.log.error({ subject: route.spec.subject, err: errorMessage(error) }, 'rpc subscription failed');
+          return;
+        }
+        void (async () => {
+          let body: unknown;
+          try {
+            body = msg.json();
+          } catch {
+            body = undefined;
+          }
+          const parsed = route.spec.request.safeParse(body);
+          if (!parsed.success) {
+            msg.respond(encoder.encode(JSON.stringify({ ok: false, code: 'bad_request', message: parsed.error.issues[0]?.message ?? 'invalid request' })));
+            return;
+          }
+          try {
+            const reply = await route.handler(parsed.data as never);
+            msg.respond(encoder.encode(JSON.stringify(reply)));
+          } catch (handlerError) {
+            options.log.error({ subject: route.spec.subject, err: errorMessage(handlerError) }, 'rpc handler failed; caller will time out');
+          }
+        })();
+      },
+    }),
+  );
+  return {
+    async stop() {
+      await Promise.all(subs.map((sub) => sub.drain().catch(() => undefined)));
+    },
+  };
+};

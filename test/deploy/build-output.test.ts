@@ -1,0 +1,118 @@
+/**
+ * Acceptance 4: the container's start command works outside a container. The build is the
+ * Dockerfile's (`tsc -p tsconfig.build.json`), emitted into a temp dir laid out like the image's
+ * /app (package.json for "type": "module", node_modules, dist/), and a service is started from it
+ * with plain `node` — no tsx loader, no TypeScript at runtime.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startNatsServer, type NatsServer } from '../nats-server.ts';
+import { repoRoot } from '../process.ts';
+import { waitFor } from '../wait.ts';
+
+let app: string;
+let server: NatsServer;
+const children: ChildProcess[] = [];
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+/** Runs the image's command, `node dist/services/launch.js <args>`, from the built app dir. */
+const launch = (args: string[], env: Record<string, string> = {}) => {
+  // A clean environment: only what a container would get, so nothing leaks in from the test run
+  // (NODE_OPTIONS with a tsx loader, for one).
+  const child = spawn(process.execPath, ['dist/services/launch.js', ...args], {
+    cwd: app,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_ENV: 'production', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  return { child, exited, output: () => output };
+};
+
+const walk = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+
+beforeAll(async () => {
+  app = mkdtempSync(join(tmpdir(), 'handoff-build-'));
+  copyFileSync(join(repoRoot, 'package.json'), join(app, 'package.json'));
+  symlinkSync(join(repoRoot, 'node_modules'), join(app, 'node_modules'), 'dir');
+  const tsc = spawnSync(
+    process.execPath,
+    [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')],
+    { cwd: repoRoot, encoding: 'utf8' },
+  );
+  if (tsc.status !== 0) throw new Error(`build failed:\n${tsc.stdout}${tsc.stderr}`);
+  server = await startNatsServer();
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await server?.stop();
+  if (app) rmSync(app, { recursive: true, force: true });
+});
+
+test('the build emits JavaScript only, including the process-pool host that is forked at runtime', () => {
+  const files = walk(join(app, 'dist'));
+  expect(files).toContain(join(app, 'dist/services/launch.js'));
+  expect(files).toContain(join(app, 'dist/shared/messaging/process-host.js'));
+  expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
+  expect(files.some((f) => /[/\\]test[/\\]/.test(f.slice(app.length)))).toBe(false);
+  // Relative imports were rewritten to .js: plain node cannot load a .ts specifier.
+  const tsImports = files
+    .filter((f) => f.endsWith('.js'))
+    .filter((f) => /from\s+['"]\.{1,2}\/[^'"]+\.ts['"]/.test(readFileSync(f, 'utf8')));
+  expect(tsImports).toEqual([]);
+});
+
+test('the launcher refuses an unknown service with its usage and exit code 2', async () => {
+  const run = launch(['no-such-service']);
+  expect(await run.exited).toBe(2);
+  expect(run.output()).toMatch(/usage: .*gateway\|webhook-ingest\|auth\|ticketing\|mailer/);
+});
+
+test('the mailer starts from the compiled output with plain node, becomes ready and exits 0 on SIGTERM', async () => {
+  expect(existsSync(join(app, 'dist/services/mailer/src/main.js'))).toBe(true);
+  const healthPort = await freePort();
+  const smtpPort = await freePort(); // nothing listens: mail is sent only when a job arrives
+  const run = launch(['mailer'], {
+    NATS_URL: server.url,
+    JS_REPLICAS: '1',
+    HEALTH_PORT: String(healthPort),
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    MAIL_FROM: 'Handoff <tickets@example.test>',
+    PUBLIC_URL: 'http://127.0.0.1:3000',
+    SHUTDOWN_GRACE_MS: '2000',
+  });
+  let code: number | string | undefined;
+  void run.exited.then((c) => (code = c));
+  const health = (path: string) => fetch(`http://127.0.0.1:${healthPort}${path}`).then((r) => r.status).catch(() => 0);
+  await waitFor(
+    async () => {
+      if (code !== undefined) throw new Error(`mailer exited ${code}:\n${run.output()}`);
+      return (await health('/readyz')) === 200;
+    },
+    { timeoutMs: 30_000, what: `mailer /readyz on ${healthPort}` },
+  );
+  expect(await health('/healthz')).toBe(200);
+
+  run.child.kill('SIGTERM');
+  expect(await run.exited).toBe(0);
+});

@@ -1,0 +1,211 @@
+/**
+ * Acceptance 2 (the server side): deploy/nats/ loads in a real nats-server, each service's user
+ * can do what its service does — with the shared client code the services use — and cannot do
+ * what it must not.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ADMIN_USER, NEEDS, PASSWORD_VARIABLES, renderAccounts, SERVICES, type ServiceName } from '../../deploy/nats/permissions.ts';
+import { AUTH_JOBS } from '../../shared/contracts/auth.ts';
+import { BUCKETS, OBJECT_STORES } from '../../shared/contracts/buckets.ts';
+import { STREAMS } from '../../shared/contracts/streams.ts';
+import { SUBJECTS } from '../../shared/contracts/subjects.ts';
+import { generateTicketJob } from '../../shared/contracts/tickets.ts';
+import { connectNats } from '../../shared/messaging/connect.ts';
+import { createMessaging, ensureDeclarations, type Messaging } from '../../shared/messaging/runtime.ts';
+import { startNatsServer, type NatsServer } from '../nats-server.ts';
+import { quietLog } from '../runtime-setup.ts';
+import { natsDir, passwordOf, randomPasswords, singleServerConfig } from './nats-config.ts';
+
+const passwords = randomPasswords();
+let server: NatsServer;
+const connections: NatsConnection[] = [];
+
+const connectAs = async (user: string, name = user) => {
+  const nc = await connectNats({ url: server.url, name, user, password: passwordOf(passwords, user), log: quietLog });
+  connections.push(nc);
+  return nc;
+};
+
+beforeAll(async () => {
+  server = await startNatsServer({ config: singleServerConfig(passwords) });
+});
+afterAll(async () => {
+  await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+  await server?.stop();
+});
+
+describe('the committed configs', () => {
+  test('accounts.conf is what deploy/nats/generate.ts renders from the contracts', () => {
+    expect(readFileSync(`${natsDir}accounts.conf`, 'utf8')).toBe(renderAccounts());
+  });
+
+  test('nats-server -t accepts server.conf and cluster.conf when every password is set', () => {
+    const env = { ...process.env, ...passwords, POD_NAME: 'nats-0' };
+    for (const file of ['server.conf', 'cluster.conf']) {
+      const run = spawnSync('nats-server', ['-t', '-c', file], { cwd: natsDir, env, encoding: 'utf8' });
+      expect(run.status, `${file}: ${run.stderr}`).toBe(0);
+    }
+  });
+
+  test('nats-server refuses the config when a password is missing from its environment', () => {
+    const env: Record<string, string | undefined> = { ...process.env, ...passwords };
+    delete env[PASSWORD_VARIABLES[1]!];
+    const run = spawnSync('nats-server', ['-t', '-c', 'server.conf'], { cwd: natsDir, env, encoding: 'utf8' });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(PASSWORD_VARIABLES[1]);
+  });
+
+  test('a wrong password is rejected', async () => {
+    await expect(
+      connectNats({ url: server.url, name: 'mailer', user: 'mailer', password: 'not-the-password', log: quietLog }),
+    ).rejects.toThrow(/authoriz/i);
+  });
+});
+
+/** Everything a service declares and touches at start, done as the service does it. */
+const startLikeService = async (name: ServiceName): Promise<Messaging | NatsConnection> => {
+  const needs = NEEDS[name];
+  const nc = await connectAs(name);
+  if (needs.jobs.length === 0) {
+    const jsm = await jetstreamManager(nc);
+    const { ensureStream, ensureBucket, ensureObjectStore } = await import('../../shared/messaging/ensure.ts');
+    for (const stream of needs.streams) await ensureStream({ jsm, log: quietLog, replicas: 1 }, stream);
+    for (const bucket of needs.buckets) await ensureBucket(nc, bucket, 1);
+    for (const store of needs.objectStores) await ensureObjectStore(nc, store, 1);
+    return nc;
+  }
+  const m = await createMessaging(nc, { replicas: 1, log: quietLog });
+  await ensureDeclarations(m, { streams: needs.streams, jobs: needs.jobs, buckets: needs.buckets, objectStores: needs.objectStores });
+  return m;
+};
+
+describe('each service user can do what its service needs', () => {
+  // Order matters only for readers of stores that another service owns (ticketing creates `tickets`).
+  const order: ServiceName[] = ['webhook-ingest', 'ticketing', 'auth', 'mailer', 'gateway'];
+  expect([...order].sort()).toEqual([...SERVICES].sort());
+
+  for (const name of order) {
+    test(`${name}: ensures its declarations, publishes with a PubAck, uses its buckets and consumers`, async () => {
+      const needs = NEEDS[name];
+      const started = await startLikeService(name);
+      const nc = 'nc' in started ? started.nc : started;
+      const js = jetstream(nc);
+
+      for (const subject of needs.publishes) {
+        const ack = await js.publish(subject, new TextEncoder().encode('{}'), { msgID: `${name}:${subject}` });
+        expect(ack.seq).toBeGreaterThan(0);
+      }
+
+      for (const bucket of needs.buckets) {
+        const kv = await new Kvm(nc).open(bucket.name);
+        await kv.put('probe.key', 'v1');
+        expect((await kv.get('probe.key'))?.string()).toBe('v1');
+        const keys: string[] = [];
+        for await (const key of await kv.keys()) keys.push(key);
+        expect(keys).toContain('probe.key');
+        await kv.delete('probe.key');
+      }
+
+      for (const store of needs.objectStores) {
+        const os = await new Objm(nc).open(store.name);
+        await os.putBlob({ name: `${name}/probe.pdf` }, new Uint8Array([1, 2, 3]));
+        await os.putBlob({ name: `${name}/probe.pdf` }, new Uint8Array([4, 5, 6]));
+        expect([...((await os.getBlob(`${name}/probe.pdf`)) ?? [])]).toEqual([4, 5, 6]);
+      }
+      for (const store of needs.readsObjectStores) {
+        const os = await new Objm(nc).open(store.name);
+        expect([...((await os.getBlob('ticketing/probe.pdf')) ?? [])]).toEqual([4, 5, 6]);
+      }
+
+      for (const job of needs.jobs) await expectCanConsume(js, job.stream, job.consumer, job.subject);
+
+      if ('attempts' in started) {
+        // The runner's attempt log and dead letters, for this service's own consumers.
+        const job = needs.jobs[0]!;
+        const key = `${job.stream}.${job.consumer}.1`;
+        await started.attempts.recordFailure(key, new Date().toISOString(), { attempt: 1, at: new Date().toISOString(), error: 'probe' });
+        expect((await started.attempts.get(key))?.failures).toHaveLength(1);
+        await started.attempts.forget(key);
+        const { deadLetterSubject } = await import('../../shared/contracts/subjects.ts');
+        const ack = await started.publisher.publish(deadLetterSubject(job.stream, job.consumer), { probe: true }, { retryForMs: 0 });
+        expect(ack.stream).toBe(STREAMS.DLQ.name);
+      }
+    });
+  }
+
+  test('the gateway calls auth over request/reply and auth answers through allow_responses', async () => {
+    const auth = await connectAs('auth');
+    auth.subscribe(SUBJECTS.authGetSession, { queue: 'auth-rpc', callback: (_e, msg) => msg.respond(new TextEncoder().encode('{"ok":true}')) });
+    await auth.flush();
+    const gateway = await connectAs('gateway');
+    const reply = await gateway.request(SUBJECTS.authGetSession, new TextEncoder().encode('{}'), { timeout: 5_000 });
+    expect(reply.json()).toEqual({ ok: true });
+  });
+});
+
+/** Pulls one message it published as admin from a service's consumer and acks it with confirmation. */
+const expectCanConsume = async (js: JetStreamClient, stream: string, consumer: string, subject: string) => {
+  const admin = jetstream(await connectAs(ADMIN_USER, 'probe-admin'));
+  await admin.publish(subject, new TextEncoder().encode('{"probe":true}'), { msgID: `probe:${stream}:${consumer}` });
+  const c = await js.consumers.get(stream, consumer);
+  const batch = await c.fetch({ max_messages: 1, expires: 5_000 });
+  let acked = false;
+  for await (const m of batch) acked = await m.ackAck({ timeout: 5_000 });
+  expect(acked, `${consumer} acked a message`).toBe(true);
+};
+
+describe('each service user is denied what it must not do', () => {
+  test('the mailer cannot publish a payment event', async () => {
+    const mailer = jetstream(await connectAs('mailer'));
+    const admin = jetstream(await connectAs(ADMIN_USER, 'deny-admin'));
+    // The stream exists and takes the same message from an allowed user: the refusal is the permission.
+    expect((await admin.publish(SUBJECTS.paymentReceived, new TextEncoder().encode('{}'))).stream).toBe(STREAMS.PAYMENTS.name);
+    await expect(mailer.publish(SUBJECTS.paymentReceived, new TextEncoder().encode('{}'), { timeout: 3_000 })).rejects.toThrow(
+      /permission/i,
+    );
+  });
+
+  test('webhook-ingest cannot read the users bucket', async () => {
+    const admin = await new Kvm(await connectAs(ADMIN_USER, 'deny-admin-kv')).open(BUCKETS.users.name);
+    await admin.put('someone', '{"email":"a@example.test"}');
+    const ingest = await connectAs('webhook-ingest');
+    const kv = await new Kvm(ingest).open(BUCKETS.users.name);
+    await expect(kv.get('someone')).rejects.toThrow(/permission/i);
+    await expect(kv.status()).rejects.toThrow(/permission/i);
+    const direct = ingest.request(`$JS.API.DIRECT.GET.KV_${BUCKETS.users.name}.$KV.${BUCKETS.users.name}.someone`, undefined, { timeout: 3_000 });
+    await expect(direct).rejects.toThrow(/permission/i);
+  });
+
+  test('the gateway cannot consume ticket jobs', async () => {
+    const gateway = await connectAs('gateway');
+    const js = jetstream(gateway);
+    await expect(js.consumers.get(generateTicketJob.stream, generateTicketJob.consumer)).rejects.toThrow(/permission/i);
+    const pull = gateway.request(`$JS.API.CONSUMER.MSG.NEXT.${generateTicketJob.stream}.${generateTicketJob.consumer}`, new TextEncoder().encode('{"batch":1}'), { timeout: 3_000 });
+    await expect(pull).rejects.toThrow(/permission/i);
+  });
+
+  test('a worker cannot bind another service\'s consumer or delete a stream', async () => {
+    const mailer = await connectAs('mailer');
+    await expect(jetstream(mailer).consumers.get(AUTH_JOBS.magicLink.stream, AUTH_JOBS.magicLink.consumer)).rejects.toThrow(/permission/i);
+    await expect((await jetstreamManager(mailer, { checkAPI: false })).streams.delete(STREAMS.MAIL.name)).rejects.toThrow(/permission/i);
+  });
+
+  test('the mailer cannot write ticket PDFs, only read them', async () => {
+    const os = await new Objm(await connectAs('mailer')).open(OBJECT_STORES.tickets.name);
+    await expect(os.putBlob({ name: 'forged.pdf' }, new Uint8Array([1]))).rejects.toThrow(/permission/i);
+  });
+
+  test('no service can listen to another service\'s replies', async () => {
+    const mailer = await connectAs('mailer');
+    const sub = mailer.subscribe('_INBOX_gateway.>');
+    await expect(sub.closed).resolves.toBeInstanceOf(Error);
+    const { PermissionViolationError } = await import('@nats-io/transport-node');
+    expect(await sub.closed).toBeInstanceOf(PermissionViolationError);
+  });
+});

@@ -1,0 +1,122 @@
+import { simpleParser, type ParsedMail } from 'mailparser';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { waitFor } from './wait.ts';
+
+export interface ReceivedMail {
+  parsed: ParsedMail;
+  raw: string;
+  envelope: { from: string; to: string[] };
+  receivedAt: number;
+}
+
+export interface TestSmtpServer {
+  /** `smtp://127.0.0.1:<port>` (no TLS, no auth): what SMTP_URL should be. */
+  readonly url: string;
+  readonly port: number;
+  /** Messages accepted so far, in arrival order. */
+  messages(): ReceivedMail[];
+  /** Resolves once at least `n` messages (optionally only those matching) have arrived. */
+  waitForMessages(n: number, options?: { timeoutMs?: number; match?: (mail: ReceivedMail) => boolean }): Promise<ReceivedMail[]>;
+  /** On: the port stops listening (clients get ECONNREFUSED). Off: it listens again on the same port. */
+  refuse(on: boolean): Promise<void>;
+  /** Answers MAIL FROM with this code (4xx: try later, 5xx: rejected) until set back to null. */
+  rejectWith(code: number | null, message?: string): void;
+  /** Times (ms since epoch) of every SMTP session opened so far, refused ones excluded. */
+  sessions(): number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A real SMTP server (the `smtp-server` package) on a random port that parses every message with
+ * mailparser. It can be taken down and brought back on the same port, or made to reject mail.
+ */
+export const startSmtpServer = async (): Promise<TestSmtpServer> => {
+  const received: ReceivedMail[] = [];
+  const sessionTimes: number[] = [];
+  let rejection: { code: number; message: string } | null = null;
+  let port = 0;
+  let server: SMTPServer | undefined;
+
+  const listen = async () => {
+    const instance = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      logger: false,
+      onConnect(_session, callback) {
+        sessionTimes.push(Date.now());
+        callback();
+      },
+      onMailFrom(_address, _session, callback) {
+        if (!rejection) return callback();
+        const error = Object.assign(new Error(rejection.message), { responseCode: rejection.code });
+        callback(error);
+      },
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          simpleParser(raw).then(
+            (parsed) => {
+              received.push({
+                parsed,
+                raw: raw.toString('utf8'),
+                envelope: {
+                  from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+                  to: session.envelope.rcptTo.map((r) => r.address),
+                },
+                receivedAt: Date.now(),
+              });
+              callback();
+            },
+            (error: Error) => callback(error),
+          );
+        });
+      },
+    });
+    instance.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      instance.server.once('error', reject);
+      instance.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (instance.server.address() as AddressInfo).port;
+    server = instance;
+  };
+
+  const close = async () => {
+    const current = server;
+    server = undefined;
+    if (current) await new Promise<void>((resolve) => current.close(() => resolve()));
+  };
+
+  await listen();
+  return {
+    get url() {
+      return `smtp://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    messages: () => [...received],
+    async waitForMessages(n, options = {}) {
+      const match = options.match ?? (() => true);
+      return waitFor(
+        () => {
+          const found = received.filter(match);
+          return found.length >= n ? found : undefined;
+        },
+        { timeoutMs: options.timeoutMs ?? 20_000, what: `${n} email(s) at the SMTP server` },
+      );
+    },
+    async refuse(on) {
+      if (on) await close();
+      else if (!server) await listen();
+    },
+    rejectWith(code, message = 'Rejected by test server') {
+      rejection = code === null ? null : { code, message: `${message}` };
+    },
+    sessions: () => [...sessionTimes],
+    stop: close,
+  };
+};

@@ -1,0 +1,140 @@
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { STREAMS } from '../../shared/contracts/streams.ts';
+import { watchConnection } from '../../shared/messaging/connection-state.ts';
+import { ensureStream } from '../../shared/messaging/ensure.ts';
+import { createPublisher } from '../../shared/messaging/publish.ts';
+import { buildApp } from '../../services/webhook-ingest/src/app.ts';
+import { createEventStore } from '../../services/webhook-ingest/src/store-event.ts';
+import { createSignatureVerifier } from '../../services/webhook-ingest/src/verify-signature.ts';
+import { startNatsServer, type NatsServer } from '../nats-server.ts';
+import { quietLog } from '../runtime-setup.ts';
+import { uniqueName, waitFor } from '../wait.ts';
+import { newWebhookSecret, paymentSucceeded, signWebhook, type SignedWebhook } from './webhooks.ts';
+
+const SECRET = newWebhookSecret();
+const OLD_SECRET = newWebhookSecret();
+let server: NatsServer;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  jsm = await jetstreamManager(nc);
+  await ensureStream({ jsm, log: quietLog, replicas: 1 }, STREAMS.PAYMENTS);
+  const connection = watchConnection(nc);
+  app = buildApp({
+    verify: createSignatureVerifier([SECRET, OLD_SECRET]),
+    store: createEventStore(createPublisher(jetstream(nc)), { timeoutMs: 1_500 }),
+    isReady: connection.connected,
+    log: quietLog,
+  });
+});
+afterAll(async () => {
+  await app?.close();
+  await nc?.close();
+  await server?.stop();
+});
+
+const post = (hook: SignedWebhook) => app.inject({ method: 'POST', url: '/webhooks/payments', headers: hook.headers, payload: hook.body });
+const stored = async () => (await jsm.streams.info(STREAMS.PAYMENTS.name)).state.messages;
+
+test('a correctly signed event is stored byte for byte with its id as Nats-Msg-Id, then answered 200', async () => {
+  const id = uniqueName('evt');
+  // Odd spacing and key order: the stored bytes must be the provider's, not a re-serialisation.
+  const body = `{ "type":"payment.succeeded",  "timestamp": 1, "data": {"currency":"EUR","orderId":"${uniqueName('o')}","amount":7500} }`;
+  const res = await post(signWebhook(SECRET, id, body));
+  expect(res.statusCode).toBe(200);
+  expect(res.json()).toMatchObject({ received: true, id, duplicate: false });
+  const msg = await jsm.streams.getMessage(STREAMS.PAYMENTS.name, { last_by_subj: STREAMS.PAYMENTS.subjects[0] });
+  expect(new TextDecoder().decode(msg?.data)).toBe(body);
+  expect(msg?.header.get('Nats-Msg-Id')).toBe(id);
+});
+
+test('the same webhook delivered five times is stored once and acknowledged every time', async () => {
+  const hook = signWebhook(SECRET, uniqueName('evt'), paymentSucceeded(uniqueName('o'), 2500));
+  const before = await stored();
+  const answers = [];
+  for (let i = 0; i < 5; i++) answers.push(await post(hook));
+  expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200, 200]);
+  expect(answers.map((a) => a.json<{ duplicate: boolean }>().duplicate)).toEqual([false, true, true, true, true]);
+  expect(await stored()).toBe(before + 1);
+});
+
+test('key rotation: an event signed with the old secret, or carrying several signatures of which one matches, is accepted', async () => {
+  expect((await post(signWebhook(OLD_SECRET, uniqueName('evt'), paymentSucceeded('o1', 1)))).statusCode).toBe(200);
+  const hook = signWebhook(SECRET, uniqueName('evt'), paymentSucceeded('o2', 1));
+  const other = signWebhook(newWebhookSecret(), hook.headers['webhook-id'] ?? '', hook.body).headers['webhook-signature'];
+  hook.headers['webhook-signature'] = `${other} ${hook.headers['webhook-signature']}`;
+  expect((await post(hook)).statusCode).toBe(200);
+});
+
+test('forged, wrong-body, stale, unknown-key and unsigned events get 401 problems and nothing is published', async () => {
+  const before = await stored();
+  const body = paymentSucceeded(uniqueName('o'), 2500);
+  const forged = signWebhook(SECRET, uniqueName('evt'), body);
+  forged.headers['webhook-signature'] = `v1,${Buffer.from('x'.repeat(32)).toString('base64')}`;
+  const otherBody = signWebhook(SECRET, uniqueName('evt'), paymentSucceeded(uniqueName('o'), 1));
+  otherBody.body = body;
+  const stale = signWebhook(SECRET, uniqueName('evt'), body, new Date(Date.now() - 10 * 60_000));
+  const unknownKey = signWebhook(newWebhookSecret(), uniqueName('evt'), body);
+  const unsigned = signWebhook(SECRET, uniqueName('evt'), body);
+  delete unsigned.headers['webhook-signature'];
+
+  const cases: Array<[SignedWebhook, string]> = [
+    [forged, 'signature_invalid'],
+    [otherBody, 'signature_invalid'],
+    [stale, 'timestamp_out_of_tolerance'],
+    [unknownKey, 'signature_invalid'],
+    [unsigned, 'signature_missing'],
+  ];
+  for (const [hook, code] of cases) {
+    const res = await post(hook);
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({ status: 401, code });
+  }
+  expect(await stored()).toBe(before);
+});
+
+test('correctly signed but malformed bodies get 400 problems and nothing is published', async () => {
+  const before = await stored();
+  const bodies = [
+    '{"type": "payment.succeeded", ',
+    JSON.stringify({ type: 'payment.succeeded', timestamp: 1, data: { amount: 100, currency: 'EUR' } }),
+    JSON.stringify({ type: 'payment.succeeded', timestamp: 1, data: { orderId: 'o', amount: '100', currency: 'EUR' } }),
+    JSON.stringify({ hello: 'world' }),
+    '',
+  ];
+  for (const body of bodies) {
+    const res = await post(signWebhook(SECRET, uniqueName('evt'), body));
+    expect(res.statusCode, body).toBe(400);
+    expect(res.json()).toMatchObject({ status: 400, code: 'body_malformed' });
+  }
+  expect(await stored()).toBe(before);
+});
+
+test('other event types are acknowledged', async () => {
+  const body = JSON.stringify({ type: 'payment.refunded', timestamp: 1, data: { orderId: 'x' } });
+  expect((await post(signWebhook(SECRET, uniqueName('evt'), body))).statusCode).toBe(200);
+});
+
+test('with nats-server down the webhook gets 503 and readyz fails; after a restart the same webhook gets 200', async () => {
+  const hook = signWebhook(SECRET, uniqueName('evt'), paymentSucceeded(uniqueName('o'), 2500));
+  await server.kill();
+  const down = await post(hook);
+  expect(down.statusCode).toBe(503);
+  expect(down.json()).toMatchObject({ status: 503, code: 'unavailable' });
+  expect(down.headers['retry-after']).toBeDefined();
+  expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+
+  await server.restart();
+  await waitFor(async () => (await app.inject({ url: '/readyz' })).statusCode === 200, { timeoutMs: 20_000, what: 'ingest ready again' });
+  const up = await post(hook);
+  expect(up.statusCode).toBe(200);
+  expect(up.json()).toMatchObject({ duplicate: false });
+});
