@@ -1,8 +1,12 @@
+import { context, SpanKind } from '@opentelemetry/api';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import type { RpcSpec } from '../contracts/spec.ts';
 import type { Log } from '../observability/logger.ts';
 import { errorMessage } from './errors.ts';
+import { extractTraceContext, injectTraceHeaders, withSpan } from '../observability/tracing.ts';
+import { firstHeaders, toNatsHeaders } from './headers.ts';
+
 
 /**
  * The owner of a call did not answer: nobody subscribed (no responders), it timed out, or this
@@ -23,13 +27,16 @@ const encoder = new TextEncoder();
 
 export const createRpcClient = (nc: Pick<NatsConnection, 'request'>, options: { timeoutMs: number }): RpcClient => ({
   async call<S extends RpcSpec>(spec: S, request: z.input<S['request']>): Promise<z.output<S['reply']>> {
-    let data: unknown;
-    try {
-      const reply = await nc.request(spec.subject, encoder.encode(JSON.stringify(request)), { timeout: options.timeoutMs });
-      data = reply.json();
-    } catch (error) {
-      throw new RpcUnavailableError(spec.subject, { cause: error });
-    }
+    const data = await withSpan(spec.subject, { 'rpc.system': 'nats', 'messaging.destination.name': spec.subject }, async () => {
+      try {
+        // The trace context travels in headers, so the owner's span joins the caller's trace.
+        const headers = toNatsHeaders(injectTraceHeaders({}));
+        const reply = await nc.request(spec.subject, encoder.encode(JSON.stringify(request)), { timeout: options.timeoutMs, headers });
+        return reply.json<unknown>();
+      } catch (error) {
+        throw new RpcUnavailableError(spec.subject, { cause: error });
+      }
+    }, { kind: SpanKind.CLIENT });
     // A reply that breaks the contract is a bug in the other service, not an outage: let it surface.
     return spec.reply.parse(data) as z.output<S['reply']>;
   },
@@ -78,12 +85,17 @@ export const serveRpc = (
             msg.respond(encoder.encode(JSON.stringify({ ok: false, code: 'bad_request', message: parsed.error.issues[0]?.message ?? 'invalid request' })));
             return;
           }
-          try {
-            const reply = await route.handler(parsed.data as never);
-            msg.respond(encoder.encode(JSON.stringify(reply)));
-          } catch (handlerError) {
-            options.log.error({ subject: route.spec.subject, err: errorMessage(handlerError) }, 'rpc handler failed; caller will time out');
-          }
+          const parent = extractTraceContext(firstHeaders(msg.headers));
+          await context.with(parent, () =>
+            withSpan(route.spec.subject, { 'rpc.system': 'nats', 'messaging.destination.name': route.spec.subject }, async () => {
+              try {
+                const reply = await route.handler(parsed.data as never);
+                msg.respond(encoder.encode(JSON.stringify(reply)));
+              } catch (handlerError) {
+                options.log.error({ subject: route.spec.subject, err: errorMessage(handlerError) }, 'rpc handler failed; caller will time out');
+              }
+            }, { kind: SpanKind.SERVER }),
+          );
         })();
       },
     }),

@@ -1,3 +1,4 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -73,3 +74,14 @@ export const createMetrics = (options: { service: string; sampleConsumers?: Cons
   };
   return metrics;
 };
+
+/** Samples the consumers of the given jobs (a service's own) on each scrape. */
+export const consumerSampler =
+  (jsm: Pick<JetStreamManager, 'consumers'>, jobs: ReadonlyArray<{ stream: string; consumer: string }>): ConsumerSampler =>
+  async () =>
+    Promise.all(
+      jobs.map(async (job) => {
+        const info = await jsm.consumers.info(job.stream, job.consumer);
+        return { stream: job.stream, consumer: job.consumer, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+      }),
+    );

@@ -11,7 +11,9 @@ import { ensureBucket } from '../../../shared/messaging/ensure.ts';
 import { createMessaging, ensureDeclarations, startWorkers, worker } from '../../../shared/messaging/runtime.ts';
 import { serveRpc } from '../../../shared/messaging/rpc.ts';
 import { startHealthServer } from '../../../shared/observability/health.ts';
+import { createJobObserver } from '../../../shared/observability/job-observer.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { consumerSampler, createMetrics } from '../../../shared/observability/metrics.ts';
 import { authEnv } from './config.ts';
 import { createOnMagicLinkRequested } from './handlers/magic-link-requested.ts';
 import { createAuthRpc } from './handlers/rpc.ts';
@@ -41,9 +43,10 @@ const workerList = [
 // MAIL belongs to the mailer, but auth publishes to it and must not depend on start order.
 await ensureDeclarations(messaging, { streams: [STREAMS.AUTH, STREAMS.MAIL], jobs: workerList.map((w) => w.job as JobSpec<never>) });
 const rpc = serveRpc(nc, createAuthRpc({ users, tokens, sessions, log }), { queue: AUTH_RPC_QUEUE, log });
-const workers = await startWorkers(messaging, workerList);
+const metrics = createMetrics({ service: 'auth', sampleConsumers: consumerSampler(messaging.jsm, workerList.map((w) => w.job)) });
+const workers = await startWorkers(messaging, workerList, { log, observer: createJobObserver(metrics) });
 let draining = false;
-const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected() }, log });
+const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected(), metrics: () => metrics.render() }, log });
 
 installShutdown(async () => {
   draining = true;
