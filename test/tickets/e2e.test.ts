@@ -129,6 +129,13 @@ test('orders need a session and 1-100 attendees; another user cannot see an orde
   expect(peek.status).toBe(404);
   expect(await peek.json()).toMatchObject({ code: 'not_found' });
   expect((await api(`/orders/${order.id}/tickets/1`, { cookie: stranger.cookie })).status).toBe(404);
+  const mine = (await (await api('/orders')).json()) as { orders: Array<{ id: string }> };
+  expect(mine.orders.map((o) => o.id)).toContain(order.id);
+  const theirs = (await (await api('/orders', { cookie: stranger.cookie })).json()) as { orders: Array<{ id: string }> };
+  expect(theirs.orders).toEqual([]);
+  const missing = await runCli(['orders', 'show', 'ord_missing'], { NATS_URL: nats.url });
+  expect(missing.code).toBe(1);
+  expect(missing.output).toMatch(/no order ord_missing/);
 });
 
 test('end to end: an order of 3, paid by a webhook delivered 5 times and again after an ingest restart, is mailed once with 3 PDFs and ends sent', async () => {

@@ -4,6 +4,8 @@ import { SUBJECTS } from '../../shared/contracts/subjects.ts';
 import { TicketsReady, ticketObjectName } from '../../shared/contracts/tickets.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import type { RunningProcess } from '../process.ts';
+import { startService, type RunningService } from '../services.ts';
+import { startSmtpServer, type TestSmtpServer } from '../smtp-server.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 import { startTicketing, ticketingClient, type TicketingClient } from './ticketing-setup.ts';
 
@@ -12,10 +14,12 @@ const TICKETS = 20;
 
 let server: NatsServer;
 let client: TicketingClient;
+let smtp: TestSmtpServer;
+let mailer: RunningService;
 const workers: RunningProcess[] = [];
 
 beforeAll(async () => {
-  server = await startNatsServer();
+  [server, smtp] = await Promise.all([startNatsServer(), startSmtpServer()]);
   // Short ack-wait and backoff so a killed worker's messages come back within seconds.
   const env = {
     TICKETING_TEST_FAULTS: '1',
@@ -29,15 +33,17 @@ beforeAll(async () => {
   };
   workers.push(await startTicketing(server.url, env, 'ticketing-1'));
   workers.push(...(await Promise.all([startTicketing(server.url, env, 'ticketing-2'), startTicketing(server.url, env, 'ticketing-3')])));
+  mailer = await startService('mailer', { NATS_URL: server.url, SMTP_URL: smtp.url, MAIL_RETRY_INITIAL_MS: '200', MAIL_RETRY_MAX_MS: '2000' });
   client = await ticketingClient(server.url);
 }, 120_000);
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill('SIGKILL')));
+  await Promise.all([...workers, mailer].map((w) => w?.kill('SIGKILL')));
   await client?.close();
+  await smtp?.stop();
   await server?.stop();
 });
 
-test('50 orders × 20 tickets with two of three workers SIGKILLed and some tickets failing once: one tickets.ready per order, each after all its tickets are stored', async () => {
+test('50 orders × 20 tickets with two of three workers SIGKILLed and some tickets failing once: one tickets.ready per order, each after all its tickets are stored, and one email per order', async () => {
   let generated = 0;
   const counter = client.nc.subscribe(SUBJECTS.ticketGenerated, { callback: () => void generated++ });
   // A core subscription sees each tickets.ready as it is published: at that moment every PDF must exist.
@@ -107,8 +113,30 @@ test('50 orders × 20 tickets with two of three workers SIGKILLed and some ticke
   expect(earlyReady).toEqual([]);
   for (const order of orders) {
     const view = await client.getOrder(order.id);
-    expect(view.status).toBe('ready');
+    // The mailer runs alongside, so an order may already have moved on to sent.
+    expect(['ready', 'sent']).toContain(view.status);
     expect(view.tickets).toEqual({ total: TICKETS, generated: TICKETS });
   }
   expect(workers[2]?.child.exitCode).toBeNull();
+
+  // The mailer then sends exactly one email per order, each with all 20 PDFs.
+  await smtp.waitForMessages(ORDERS, { timeoutMs: 90_000 });
+  await waitFor(
+    async () => {
+      const info = await client.jsm.consumers.info('TICKET_EVENTS', 'mailer-tickets');
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    { timeoutMs: 30_000, intervalMs: 500, what: 'the mailer to finish' },
+  );
+  for (const order of orders) {
+    const mails = smtp.messages().filter((m) => (m.parsed.text ?? '').includes(order.id));
+    expect(mails, order.id).toHaveLength(1);
+    expect(mails[0]?.parsed.attachments).toHaveLength(TICKETS);
+  }
+  expect(smtp.messages()).toHaveLength(ORDERS);
+  await waitFor(async () => (await Promise.all(orders.map((o) => client.getOrder(o.id)))).every((o) => o.status === 'sent'), {
+    timeoutMs: 30_000,
+    intervalMs: 500,
+    what: 'every order to be sent',
+  });
 }, 240_000);

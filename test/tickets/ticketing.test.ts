@@ -10,7 +10,7 @@ import { startTicketing, ticketingClient, type TicketingClient } from './ticketi
 
 // Short timings so failures and retries happen within seconds; faults switched on for this file.
 const ENV = {
-  TICKET_TIMEOUT_MS: '8000',
+  TICKET_TIMEOUT_MS: '12000',
   TICKET_MAX_ATTEMPTS: '3',
   TICKETING_BACKOFF_INITIAL_MS: '200',
   TICKETING_BACKOFF_MAX_MS: '1000',

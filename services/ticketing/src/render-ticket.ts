@@ -39,7 +39,8 @@ export const renderTicket = async (input: RenderInput): Promise<Uint8Array> => {
   const ink = rgb(0.1, 0.1, 0.15);
   const event = printable(input.event);
   // Shrink a long event name to one line (a scanner-side search matches it whole); wrap only below 10 pt.
-  const eventSize = Math.max(10, Math.min(22, 356 / Math.max(1, bold.widthOfTextAtSize(event, 1))));
+  // 0.97: at exactly the box width, rounding makes pdf-lib wrap the line anyway.
+  const eventSize = Math.max(10, Math.min(22, (0.97 * 356) / Math.max(1, bold.widthOfTextAtSize(event, 1))));
   page.drawText(event, { x: 32, y: 540, size: eventSize, font: bold, color: ink, maxWidth: 356, lineHeight: eventSize * 1.2 });
   page.drawText(`Attendee: ${printable(input.attendee)}`, { x: 32, y: 500, size: 14, font: regular, color: ink });
   page.drawText(`Order: ${input.orderId}`, { x: 32, y: 478, size: 11, font: regular, color: ink });

@@ -25,3 +25,14 @@ test('a ticket code verifies with its key and not after tampering or with anothe
   expect(verifyTicketCode('x'.repeat(32), code)).toBeUndefined();
   expect(verifyTicketCode(KEY, 'garbage')).toBeUndefined();
 });
+
+test('a long event name stays on one line, whatever its characters', async () => {
+  // Names that exactly fill the line used to wrap through rounding (about 1 in 8 of these shapes).
+  const shaped = Array.from({ length: 40 }, (_, i) => `HANDOFF LIVE_${(Date.now() + i * 7919).toString(36).toUpperCase()}_${Math.random().toString(36).slice(2, 8).toUpperCase()}`);
+  for (const event of ['WWWWWWWWWWWWWW MMMMMMMMMMMMMMMM', 'iiiiiiiiiiii llllllllllll', 'A fairly long conference name 2025 edition', ...shaped]) {
+    const parser = new PDFParse({ data: await renderTicket({ event, attendee: 'A', orderId: 'ord_x', n: 1, total: 1, code: 'HT1.x' }) });
+    const { text } = await parser.getText();
+    await parser.destroy();
+    expect(text).toContain(event);
+  }
+});
