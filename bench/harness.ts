@@ -2,6 +2,8 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer, type NatsServer } from '../test/nats-server.ts';
 import type { JobSystem } from './job-shape.ts';
+import { runAcceptPath } from './accept-path.ts';
+import { runFanIn } from './fan-in.ts';
 import { runJobThroughput } from './job-throughput.ts';
 import { createMemoryTracker, type MemoryTracker } from './memory.ts';
 import { ensureRedis, type RedisTarget } from './redis.ts';
@@ -16,7 +18,17 @@ export interface BenchPlan {
   mode: BenchResult['mode'];
   runs: number;
   only: readonly Comparison[];
-  jobs: { systems: readonly JobSystem[]; warmupJobs: number; jobs: number; concurrency: number; latencyRatePerSec: number; latencySeconds: number; logLevel: string };
+  jobs: {
+    systems: readonly JobSystem[];
+    warmupJobs: number;
+    jobs: number;
+    concurrency: number;
+    latencyRatePerSec: number;
+    latencySeconds: number;
+    logLevel: string;
+    /** `--profile`: V8 CPU profiles of every job-worker child land here. */
+    profileDir?: string;
+  };
   accept: { connections: number; durationSec: number; smtpDelayMs: number };
   fanIn: { bigOrder: number; smallOrders: number; smallOrderSize: number; workerCounts: readonly number[] };
 }
@@ -85,6 +97,10 @@ export const runBenchmark = async (plan: BenchPlan, progress: (line: string) => 
     }
   };
 
+  if (plan.only.includes('accept')) {
+    result.acceptPath = await withNats('accept', (server) => runAcceptPath({ ...plan.accept, natsUrl: server.url, runs: plan.runs, memory, progress }));
+  }
+
   if (plan.only.includes('jobs')) {
     let redis: RedisTarget | undefined;
     if (plan.jobs.systems.includes('bullmq')) {
@@ -101,6 +117,10 @@ export const runBenchmark = async (plan: BenchPlan, progress: (line: string) => 
     );
     stopRedisWatch?.();
     await redis?.stop();
+  }
+
+  if (plan.only.includes('fanin')) {
+    result.fanIn = await withNats('fan-in', (server) => runFanIn({ ...plan.fanIn, natsUrl: server.url, runs: plan.runs, memory, progress }));
   }
 
   memory.stop();

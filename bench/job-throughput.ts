@@ -43,6 +43,7 @@ const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(
 
 interface RunFigures {
   jobsPerSec: number;
+  writesPerJob: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -130,7 +131,7 @@ const runOnce = async (
     const stopWatching = options.memory?.watch({ comparison: 'jobs', process: `${system} worker`, pid: child.pid, worker: true });
     try {
       await child.waitForLine(/^\{"bench":\{"phase":"ready"/, 60_000);
-      const saturation = parseResultLine<{ jobs: number; ms: number }>(await child.waitForLine(/^\{"bench":\{"phase":"saturation"/, 180_000));
+      const saturation = parseResultLine<{ jobs: number; ms: number; writesPerJob: number | null }>(await child.waitForLine(/^\{"bench":\{"phase":"saturation"/, 180_000));
       const sent = await sendAll(latencyJobs, (i) => producer.enqueue({ p: 'lat', t: nowMs(), i }), {
         maxInFlight: 1_000,
         ratePerSec: options.latencyRatePerSec,
@@ -140,6 +141,7 @@ const runOnce = async (
       );
       return {
         jobsPerSec: (saturation.jobs * 1000) / saturation.ms,
+        writesPerJob: saturation.writesPerJob ?? Number.NaN,
         p50Ms: latency.p50Ms,
         p99Ms: latency.p99Ms,
         maxMs: latency.maxMs,
@@ -173,7 +175,7 @@ export const runJobThroughput = async (options: JobThroughputOptions): Promise<J
           const f = await runOnce(system, options, nats);
           figures.set(system, [...(figures.get(system) ?? []), f]);
           options.progress?.(
-            `jobs ${system} run ${run}: ${Math.round(f.jobsPerSec)} jobs/s; at ${options.latencyRatePerSec}/s p50 ${f.p50Ms.toFixed(2)} ms p99 ${f.p99Ms.toFixed(2)} ms`,
+            `jobs ${system} run ${run}: ${Math.round(f.jobsPerSec)} jobs/s (${f.writesPerJob.toFixed(2)} write syscalls/job); at ${options.latencyRatePerSec}/s p50 ${f.p50Ms.toFixed(2)} ms p99 ${f.p99Ms.toFixed(2)} ms`,
           );
         } catch (error) {
           failures.set(system, error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error));
@@ -191,7 +193,10 @@ export const runJobThroughput = async (options: JobThroughputOptions): Promise<J
     return {
       id: system,
       label: LABELS[system],
-      saturation: { jobsPerSec: pick('jobsPerSec') },
+      saturation: {
+        jobsPerSec: pick('jobsPerSec'),
+        ...(runs.every((r) => Number.isFinite(r.writesPerJob)) ? { writeSyscallsPerJob: pick('writesPerJob') } : {}),
+      },
       latency: { p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), maxMs: pick('maxMs'), achievedPerSec: pick('achievedPerSec') },
       workerPeakRssMb: pick('peakRssMb'),
     };

@@ -54,6 +54,8 @@ export interface WatchedProcess {
   process: string;
   pid: number;
   worker: boolean;
+  /** Also track the summed RSS of its descendants (a service's render pool). */
+  tree?: boolean;
 }
 
 interface Peak {
@@ -77,7 +79,7 @@ export const createMemoryTracker = (intervalMs = 250) => {
   const sampleOne = (p: WatchedProcess) => {
     const own = peakRssMb(p.pid);
     if (own === undefined) return;
-    const children = descendants(p.pid);
+    const children = p.tree ? descendants(p.pid) : [];
     const tree = children.length > 0 ? children.reduce((sum, c) => sum + (statusField(c, 'VmRSS') ?? 0), statusField(p.pid, 'VmRSS') ?? 0) : undefined;
     const key = keyOf(p);
     const previous = peaks.get(key);

@@ -71,7 +71,7 @@ export const ensureRedis = async (): Promise<RedisTarget> => {
     try {
       if ((await redisCommand(host, port, 'PING')).startsWith('+PONG')) break;
     } catch (error) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start: ${String(error)}`);
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start: ${String(error)}`, { cause: error });
     }
     await new Promise((r) => setTimeout(r, 100));
   }

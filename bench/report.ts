@@ -79,19 +79,20 @@ export const renderMarkdown = (r: BenchResult): string => {
     out.push('', `## Job throughput (no-op jobs, concurrency ${j.method.concurrency})`, '');
     out.push(
       table(
-        ['system', 'jobs/s at saturation', `p50 ms at ${j.method.latencyRatePerSec}/s`, 'p99 ms', 'max ms', 'achieved rate /s', 'worker peak RSS MB'],
+        ['system', 'jobs/s at saturation', 'write syscalls/job', `p50 ms at ${j.method.latencyRatePerSec}/s`, 'p99 ms', 'max ms', 'achieved rate /s', 'worker peak RSS MB'],
         j.systems.map((s) =>
           isMeasured(s)
             ? [
                 s.label,
                 formatSummary(s.saturation.jobsPerSec),
+                formatSummary(s.saturation.writeSyscallsPerJob),
                 formatSummary(s.latency.p50Ms),
                 formatSummary(s.latency.p99Ms),
                 formatSummary(s.latency.maxMs),
                 formatSummary(s.latency.achievedPerSec),
                 formatSummary(s.workerPeakRssMb),
               ]
-            : [s.label, `skipped: ${s.skipped}`, '', '', '', '', ''],
+            : [s.label, `skipped: ${s.skipped}`, '', '', '', '', '', ''],
         ),
       ),
     );

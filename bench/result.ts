@@ -18,7 +18,8 @@ const skipped = z.object({ id: z.string(), label: z.string(), skipped: z.string(
 
 export const JobSystemSchema = z.union([
   measured({
-    saturation: z.object({ jobsPerSec: SummarySchema }),
+    /** Write syscalls of the worker per job while saturated (from /proc/self/io; acks, pulls, logs). */
+    saturation: z.object({ jobsPerSec: SummarySchema, writeSyscallsPerJob: SummarySchema.optional() }),
     latency: z.object({ p50Ms: SummarySchema, p99Ms: SummarySchema, maxMs: SummarySchema, achievedPerSec: SummarySchema }),
     workerPeakRssMb: SummarySchema,
   }),

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only jobs,accept,fanin] [-- --runs N]`: runs the comparisons of
+ * `npm run bench [-- --quick] [--only jobs,accept,fanin] [--runs N] [--log-level warn] [--profile]`: runs the comparisons of
  * issue 8 on this machine, writes bench/results/latest.json and latest.md, prints the table.
  */
 import { parseArgs } from 'node:util';
@@ -13,6 +13,10 @@ const { values } = parseArgs({
     only: { type: 'string', multiple: true },
     runs: { type: 'string' },
     'out-dir': { type: 'string' },
+    /** Worker log level for the Handoff runner (default info, as services ship). */
+    'log-level': { type: 'string' },
+    /** Write `node --cpu-prof` profiles of the job workers to bench/results/profiles/. */
+    profile: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -34,7 +38,12 @@ const plan: BenchPlan = {
   ...preset,
   runs,
   only: only.length > 0 ? (only as Comparison[]) : preset.only,
-  mode: only.length > 0 || runs !== preset.runs ? 'custom' : preset.mode,
+  jobs: {
+    ...preset.jobs,
+    logLevel: values['log-level'] ?? preset.jobs.logLevel,
+    profileDir: values.profile ? fileURLToPath(new URL('./results/profiles/', import.meta.url)) : undefined,
+  },
+  mode: only.length > 0 || runs !== preset.runs || values['log-level'] ? 'custom' : preset.mode,
 };
 
 const started = Date.now();

@@ -7,6 +7,7 @@ const PACKAGES = [
   '@nats-io/jetstream',
   '@nats-io/transport-node',
   'bullmq',
+  'ioredis',
   'fastify',
   'autocannon',
   'nodemailer',

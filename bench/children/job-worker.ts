@@ -9,6 +9,7 @@
  * `{"bench":{"phase":"latency",…}}` once every fixed-rate job has reached its handler.
  */
 import { jetstream } from '@nats-io/jetstream';
+import { readFileSync } from 'node:fs';
 import { Worker as BullWorker } from 'bullmq';
 import { z } from 'zod';
 import { connectNats } from '../../shared/messaging/connect.ts';
@@ -21,6 +22,15 @@ const settings = JSON.parse(process.env.BENCH_WORKER ?? '{}') as WorkerSettings;
 const say = (bench: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ bench })}\n`);
 
 const latency = createLatencyRecorder();
+/** Write syscalls so far (Linux /proc/self/io): tells batched acks from one write per ack. */
+const writeSyscalls = (): number => {
+  try {
+    return Number(/^syscw:\s+(\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+};
+let writesAtStart = 0;
 let saturationDone = 0;
 let saturationStart = 0;
 let latencyDone = 0;
@@ -37,11 +47,16 @@ const onJob = (job: BenchJob) => {
     return;
   }
   saturationDone++;
-  if (saturationDone === settings.warmupJobs) saturationStart = nowMs();
+  if (saturationDone === settings.warmupJobs) {
+    saturationStart = nowMs();
+    writesAtStart = writeSyscalls();
+  }
   if (saturationDone === settings.warmupJobs + settings.jobs) {
     // Let the runner reply to this last job, then flush: the clock stops once the server has the acks.
     setImmediate(() => {
-      void flush().then(() => say({ phase: 'saturation', jobs: settings.jobs, ms: nowMs() - saturationStart }));
+      void flush().then(() =>
+        say({ phase: 'saturation', jobs: settings.jobs, ms: nowMs() - saturationStart, writesPerJob: (writeSyscalls() - writesAtStart) / settings.jobs }),
+      );
     });
   }
 };

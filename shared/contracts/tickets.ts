@@ -33,6 +33,8 @@ export const TicketGenerated = z.object({
   total: z.number().int().min(1),
   object: z.string(),
   size: z.number().int().nonnegative(),
+  /** `traceparent` of the attempt that rendered it: the tickets.ready span links to every one. */
+  trace: z.string().max(128).optional(),
 });
 export type TicketGenerated = z.infer<typeof TicketGenerated>;
 

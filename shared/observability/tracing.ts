@@ -43,6 +43,9 @@ export const injectTraceHeaders = (carrier: Record<string, string>): Record<stri
 export const extractTraceContext = (headers: Readonly<Record<string, string>>) =>
   propagation.extract(context.active(), headers);
 
+/** The W3C `traceparent` of the active span, to hand to a later step that should link to it. */
+export const currentTraceparent = (): string | undefined => injectTraceHeaders({}).traceparent;
+
 /** A link to the span whose context a `traceparent` value names (fan-in: the aggregator's links). */
 export const linkFromTraceparent = (traceparent: string | undefined): Link | undefined => {
   if (!traceparent) return undefined;

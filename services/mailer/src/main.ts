@@ -9,6 +9,8 @@ import { ensureBucket } from '../../../shared/messaging/ensure.ts';
 import { createMessaging, ensureDeclarations, startWorkers, worker } from '../../../shared/messaging/runtime.ts';
 import { startHealthServer } from '../../../shared/observability/health.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { createJobObserver } from '../../../shared/observability/job-observer.ts';
+import { consumerSampler, createMetrics } from '../../../shared/observability/metrics.ts';
 import { mailerEnv } from './config.ts';
 import { createSendMail } from './handlers/send-mail.ts';
 import { mailSendJob } from './mail-job.ts';
@@ -37,9 +39,10 @@ const workerList = [
   ),
 ];
 await ensureDeclarations(messaging, { streams: [STREAMS.MAIL, STREAMS.TICKET_EVENTS, STREAMS.TICKETS], jobs: workerList.map((w) => w.job as JobSpec<never>) });
-const workers = await startWorkers(messaging, workerList);
+const metrics = createMetrics({ service: 'mailer', sampleConsumers: consumerSampler(messaging.jsm, workerList.map((w) => w.job)) });
+const workers = await startWorkers(messaging, workerList, { log, observer: createJobObserver(metrics) });
 let draining = false;
-const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected() }, log });
+const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected(), metrics: () => metrics.render() }, log });
 
 installShutdown(async () => {
   draining = true;

@@ -1,5 +1,7 @@
 import nodemailer from 'nodemailer';
+import { SpanKind } from '@opentelemetry/api';
 import { PermanentError } from '../../../shared/messaging/errors.ts';
+import { withSpan } from '../../../shared/observability/tracing.ts';
 
 export interface OutgoingMail {
   to: string;
@@ -55,23 +57,36 @@ export const createSmtpTransport = (options: { url: string; from: string; timeou
     greetingTimeout: options.timeoutMs,
     socketTimeout: options.timeoutMs,
   });
+  const smtpHost = new URL(options.url);
+  const attributes = (mail: OutgoingMail) => ({
+    'server.address': smtpHost.hostname,
+    'server.port': Number(smtpHost.port || 25),
+    'mail.attachments': mail.attachments?.length ?? 0,
+  });
   return {
-    async send(mail) {
-      try {
-        const info = await transporter.sendMail({
-          from: options.from,
-          to: mail.to,
-          subject: mail.subject,
-          text: mail.text,
-          html: mail.html,
-          messageId: mail.messageId,
-          attachments: mail.attachments,
-        });
-        return { response: String(info.response ?? '') };
-      } catch (error) {
-        throw classifySmtpError(error);
-      }
-    },
+    // Its own span: the SMTP conversation is where a mail job's time goes.
+    send: (mail) =>
+      withSpan(
+        'smtp send',
+        attributes(mail),
+        async () => {
+          try {
+            const info = await transporter.sendMail({
+              from: options.from,
+              to: mail.to,
+              subject: mail.subject,
+              text: mail.text,
+              html: mail.html,
+              messageId: mail.messageId,
+              attachments: mail.attachments,
+            });
+            return { response: String(info.response ?? '') };
+          } catch (error) {
+            throw classifySmtpError(error);
+          }
+        },
+        { kind: SpanKind.CLIENT },
+      ),
     close: () => transporter.close(),
   };
 };

@@ -14,6 +14,8 @@ import { rpcRoute, serveRpc } from '../../../shared/messaging/rpc.ts';
 import { createMessaging, ensureDeclarations, startWorkers, worker } from '../../../shared/messaging/runtime.ts';
 import { startHealthServer } from '../../../shared/observability/health.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { createJobObserver } from '../../../shared/observability/job-observer.ts';
+import { consumerSampler, createMetrics } from '../../../shared/observability/metrics.ts';
 import { ticketingEnv, withTiming } from './config.ts';
 import { createGenerateTicket } from './handlers/generate-ticket.ts';
 import { createOrdersRpc } from './handlers/orders-rpc.ts';
@@ -71,7 +73,10 @@ const rpcServer = serveRpc(
   { queue: ORDERS_RPC_QUEUE, log },
 );
 
-const workers = await startWorkers(messaging, [
+const metrics = createMetrics({ service: SERVICE, sampleConsumers: consumerSampler(messaging.jsm, Object.values(jobs)) });
+const workers = await startWorkers(
+  messaging,
+  [
   worker(jobs.payments, createOnPaymentReceived({ orders, progress, publisher: messaging.publisher })),
   worker(
     jobs.generate,
@@ -86,10 +91,12 @@ const workers = await startWorkers(messaging, [
   ),
   worker(jobs.aggregate, createOnTicketGenerated({ progress, orders, store, publisher: messaging.publisher })),
   worker(jobs.sent, createOnTicketsSent({ orders })),
-]);
+  ],
+  { log, observer: createJobObserver(metrics) },
+);
 
 let draining = false;
-const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected() }, log });
+const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady: () => !draining && connection.connected(), metrics: () => metrics.render() }, log });
 log.info({ healthPort: health.port, pid: process.pid, renderProcesses: config.RENDER_PROCESSES, generate: { timeoutMs: jobs.generate.timeoutMs, maxAttempts: jobs.generate.maxAttempts } }, 'service ready');
 
 installShutdown(async () => {

@@ -6,6 +6,7 @@ import type { Publisher } from '../../../shared/messaging/publish.ts';
 import type { OrderStore } from './orders-store.ts';
 import { isComplete, type ProgressStore } from './progress-store.ts';
 import type { TicketStore } from './ticket-store.ts';
+import { linkFromTraceparent, withSpan } from '../../../shared/observability/tracing.ts';
 
 /**
  * The per-order aggregator (fan-in). Each `tickets.generated` adds its ticket number to the order's
@@ -23,7 +24,7 @@ export const createOnTicketGenerated =
     now?: () => Date;
   }) =>
   async (event: TicketGenerated, ctx: Pick<JobContext, 'log'>) => {
-    const { progress, added } = await deps.progress.complete(event.orderId, event.n);
+    const { progress, added } = await deps.progress.complete(event.orderId, event.n, event.trace);
     if (!isComplete(progress)) {
       if (added) ctx.log.debug({ orderId: event.orderId, generated: progress.done.length, total: progress.total }, 'ticket counted');
       return;
@@ -36,7 +37,12 @@ export const createOnTicketGenerated =
       for (const ticket of tickets) if ((await deps.store.size(ticket.object)) === undefined) missing.push(ticket.n);
       if (missing.length > 0) throw new Error(`order ${order.id} counted complete but tickets ${missing.join(',')} are not stored`);
       const ready: TicketsReady = { v: 1, orderId: order.id, email: order.email, event: order.event, tickets };
-      const ack = await deps.publisher.publish(SUBJECTS.ticketsReady, ready, { id: TICKET_IDS.ready(order.id) });
+      // Fan-in: one span, linked to the span of every ticket job that made it complete.
+      const links = Object.values(progress.traces ?? {}).flatMap((t) => linkFromTraceparent(t) ?? []);
+      const ack = await withSpan('tickets.ready', { 'handoff.order_id': order.id, 'handoff.tickets': tickets.length }, () =>
+        deps.publisher.publish(SUBJECTS.ticketsReady, ready, { id: TICKET_IDS.ready(order.id) }),
+        { links },
+      );
       await deps.progress.markReady(order.id, (deps.now ?? (() => new Date()))());
       ctx.log.info({ orderId: order.id, tickets: tickets.length, duplicate: ack.duplicate }, 'all tickets stored; tickets.ready published');
     }

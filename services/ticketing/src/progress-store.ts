@@ -10,6 +10,8 @@ export const Progress = z.object({
   /** Ticket numbers whose PDF is stored; a set, so a redelivered completion never counts twice. */
   done: z.array(z.number().int()),
   readyAt: z.string().optional(),
+  /** `traceparent` of each ticket's rendering attempt, by ticket number, for the ready span's links. */
+  traces: z.record(z.string(), z.string()).optional(),
 });
 export type Progress = z.infer<typeof Progress>;
 
@@ -18,7 +20,7 @@ export interface ProgressStore {
   /** Records the expected count once; a second call (a redelivered payment) leaves the record alone. */
   start(orderId: string, total: number): Promise<void>;
   /** Adds ticket n with compare-and-set; `complete` is true when every ticket is now stored. */
-  complete(orderId: string, n: number): Promise<{ progress: Progress; added: boolean }>;
+  complete(orderId: string, n: number, trace?: string): Promise<{ progress: Progress; added: boolean }>;
   markReady(orderId: string, at: Date): Promise<void>;
 }
 
@@ -29,9 +31,11 @@ export const createProgressStore = (kv: RecordKv): ProgressStore => {
     async start(orderId, total) {
       await records.create(orderId, { v: 1, orderId, total, done: [] });
     },
-    async complete(orderId, n) {
+    async complete(orderId, n, trace) {
       const result = await records.change(orderId, (p) =>
-        p.done.includes(n) || n > p.total ? undefined : { ...p, done: [...p.done, n].sort((a, b) => a - b) },
+        p.done.includes(n) || n > p.total
+          ? undefined
+          : { ...p, done: [...p.done, n].sort((a, b) => a - b), ...(trace ? { traces: { ...p.traces, [n]: trace } } : {}) },
       );
       // Missing means the payment step has not recorded the order yet: a retry will find it.
       if (!result) throw new Error(`no progress record for order ${orderId}`);

@@ -6,6 +6,7 @@ import type { RenderInput } from '../render-ticket.ts';
 import { faultFor } from '../test-faults.ts';
 import { signTicketId } from '../ticket-code.ts';
 import type { TicketStore } from '../ticket-store.ts';
+import { currentTraceparent, withSpan } from '../../../../shared/observability/tracing.ts';
 
 /** Renders in a child process; the signal (the runner's timeout) kills it. */
 export type RenderTicket = (input: RenderInput, signal: AbortSignal) => Promise<Uint8Array>;
@@ -22,21 +23,22 @@ export const createGenerateTicket =
     if (size === undefined) {
       const fault = faultFor(deps.testFaults, job.attendee, ctx.attempt);
       if (fault === 'fail') throw new Error(`TEST FAULT: rendering ticket ${job.n} of order ${job.orderId} failed on attempt ${ctx.attempt}`);
-      const pdf = await deps.render(
-        {
-          event: job.event,
-          attendee: job.attendee,
-          orderId: job.orderId,
-          n: job.n,
-          total: job.total,
-          code: signTicketId(deps.signingKey, job.orderId, job.n),
-          ...(fault === 'hang' ? { hang: true } : {}),
-        },
-        ctx.signal,
+      const input: RenderInput = {
+        event: job.event,
+        attendee: job.attendee,
+        orderId: job.orderId,
+        n: job.n,
+        total: job.total,
+        code: signTicketId(deps.signingKey, job.orderId, job.n),
+        ...(fault === 'hang' ? { hang: true } : {}),
+      };
+      const pdf = await withSpan('render ticket pdf', { 'handoff.order_id': job.orderId, 'handoff.ticket': job.n }, () =>
+        deps.render(input, ctx.signal),
       );
       await deps.store.put(object, pdf);
       size = pdf.byteLength;
     }
-    const generated: TicketGenerated = { v: 1, orderId: job.orderId, n: job.n, total: job.total, object, size };
+    const trace = currentTraceparent();
+    const generated: TicketGenerated = { v: 1, orderId: job.orderId, n: job.n, total: job.total, object, size, ...(trace ? { trace } : {}) };
     await deps.publisher.publish(SUBJECTS.ticketGenerated, generated, { id: TICKET_IDS.generated(job.orderId, job.n) });
   };
