@@ -103,7 +103,7 @@ const main = async () => {
   });
   await expectStatus(created, 201, 'POST /orders');
   const order = (await created.json()) as { id: string; status: string; amount: number; currency: string };
-  ok(`${order.id}: ${order.status}, ${order.amount} ${order.currency}`);
+  ok(`${order.id}: ${order.status}, ${(order.amount / 100).toFixed(2)} ${order.currency}`);
 
   step('the payment processor sends a signed payment.succeeded');
   const body = JSON.stringify({ type: 'payment.succeeded', timestamp: new Date().toISOString(), data: { orderId: order.id, amount: order.amount, currency: order.currency } });

@@ -37,6 +37,9 @@ export const startLocalNats = async (options: { url: string; storeDir: string; l
   mkdirSync(options.storeDir, { recursive: true });
   const child = spawn(binary, ['-js', '-a', hostname || '127.0.0.1', '-p', port || '4222', '-sd', options.storeDir, '-m', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Out of the terminal's process group: on Ctrl-C the server must outlive the services that are
+    // still acking their last jobs; the launcher stops it last.
+    detached: true,
   });
   child.stderr?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (/\[(ERR|WRN|FTL)\]/.test(line)) options.log(line);

@@ -37,12 +37,26 @@ const say = (line: string) => process.stdout.write(`[start] ${line}\n`);
 const dataDir = resolve(config.DATA_DIR);
 mkdirSync(dataDir, { recursive: true });
 
-/** Development secrets, made once and kept under the data dir so restarts keep sessions and links valid. */
-const devSecrets = (): { WEBHOOK_SECRET: string; ADMIN_TOKEN: string } => {
+type DevSecrets = { WEBHOOK_SECRET: string; ADMIN_TOKEN: string; TICKET_SIGNING_KEY: string };
+const SECRET_NAMES = ['WEBHOOK_SECRET', 'ADMIN_TOKEN', 'TICKET_SIGNING_KEY'] as const;
+
+/**
+ * Development secrets, made once and kept under the data dir so restarts keep sessions, links and
+ * ticket codes valid. A file from an older start gains the secrets it lacks; the environment wins.
+ */
+const devSecrets = (): DevSecrets => {
   const file = join(dataDir, 'dev-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { WEBHOOK_SECRET: string; ADMIN_TOKEN: string };
-  const secrets = { WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`, ADMIN_TOKEN: randomBytes(24).toString('base64url') };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  const stored = (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {}) as Partial<DevSecrets>;
+  const secrets: DevSecrets = {
+    WEBHOOK_SECRET: stored.WEBHOOK_SECRET ?? `whsec_${randomBytes(32).toString('base64')}`,
+    ADMIN_TOKEN: stored.ADMIN_TOKEN ?? randomBytes(24).toString('base64url'),
+    TICKET_SIGNING_KEY: stored.TICKET_SIGNING_KEY ?? randomBytes(32).toString('base64url'),
+  };
+  if (SECRET_NAMES.some((name) => stored[name] === undefined)) writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  for (const name of SECRET_NAMES) {
+    const fromEnv = process.env[name];
+    if (fromEnv) secrets[name] = fromEnv;
+  }
   return secrets;
 };
 
@@ -53,21 +67,33 @@ let stopping = false;
 
 const prefixLines = (name: string, child: ChildProcess) => {
   const pad = name.padEnd(14);
-  let ready: () => void = () => undefined;
-  const readyPromise = new Promise<void>((r) => (ready = r));
   for (const stream of [child.stdout, child.stderr]) {
     let buffer = '';
     stream?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const lines = buffer.split('\n');
       buffer = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.includes('"msg":"service ready"')) ready();
-        process.stdout.write(`[${pad}] ${line}\n`);
-      }
+      for (const line of lines) process.stdout.write(`[${pad}] ${line}\n`);
     });
   }
-  return readyPromise;
+};
+
+/**
+ * Waits for a service's /readyz. The probe, not the "service ready" log line, because services
+ * inherit LOG_LEVEL and `LOG_LEVEL=warn npm start` must still start.
+ */
+const waitReady = async (name: string, child: ChildProcess, port: number) => {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited during start-up (see its log above)`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_000) })).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${name} was not ready on port ${port} within 60 s`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
 };
 
 const shutdown = async (signal: string, exitCode = 0) => {
@@ -101,6 +127,12 @@ const shutdown = async (signal: string, exitCode = 0) => {
 };
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+// Detached children do not die with us: if this launcher dies without its shutdown (a bug, an
+// uncaught error), take them along rather than leave orphans holding the ports.
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (natsChild && natsChild.exitCode === null && natsChild.signalCode === null) natsChild.kill('SIGKILL');
+});
 
 const main = async () => {
   let natsUrl = config.NATS_URL;
@@ -117,7 +149,7 @@ const main = async () => {
     say(`no SMTP_URL: mail goes to the dev inbox at ${inbox.webUrl}`);
   }
   const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.GATEWAY_PORT}`;
-  const secrets = { ...devSecrets(), ...(process.env.WEBHOOK_SECRET ? { WEBHOOK_SECRET: process.env.WEBHOOK_SECRET } : {}), ...(process.env.ADMIN_TOKEN ? { ADMIN_TOKEN: process.env.ADMIN_TOKEN } : {}) };
+  const secrets = devSecrets();
   const env = {
     ...process.env,
     NATS_URL: natsUrl,
@@ -131,11 +163,15 @@ const main = async () => {
     ...secrets,
   };
   const readies = SERVICES.map((name, i) => {
-    const healthPort = ['auth', 'mailer', 'ticketing'].includes(name) ? String(config.WORKER_HEALTH_PORT + i) : '0';
+    const port = name === 'gateway' ? config.GATEWAY_PORT : name === 'webhook-ingest' ? config.WEBHOOK_PORT : config.WORKER_HEALTH_PORT + i;
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/launch.ts'), name], {
       cwd: root,
-      env: { ...env, HEALTH_PORT: healthPort },
+      env: { ...env, HEALTH_PORT: name === 'gateway' || name === 'webhook-ingest' ? '0' : String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: Ctrl-C reaches only this launcher, which then stops each service
+      // once. A service that got the terminal's SIGINT and then our SIGTERM would take the second
+      // signal as "exit now" and drop its in-flight jobs.
+      detached: true,
     });
     children.push({ name, child });
     child.once('exit', (code, signal) => {
@@ -144,7 +180,8 @@ const main = async () => {
         void shutdown('service exit', 1);
       }
     });
-    return prefixLines(name, child);
+    prefixLines(name, child);
+    return waitReady(name, child, port);
   });
   await Promise.all(readies);
   natsUrl = natsUrl.split(',')[0]!;
@@ -154,11 +191,13 @@ const main = async () => {
     admin: `${publicUrl}/admin`,
     inbox: inbox?.webUrl,
     nats: natsUrl,
+    /** Every process this launcher runs, so a supervisor (or a test) can check they all stop. */
+    pids: Object.fromEntries([...children.map(({ name, child }) => [name, child.pid]), ...(natsChild ? [['nats-server', natsChild.pid]] : [])]),
   };
   say('Handoff is running:');
   say(`  API            ${urls.gateway}   (POST /auth/magic-link, /orders …)`);
   say(`  Webhooks       ${urls.webhooks}`);
-  say(`  Admin          ${urls.admin}   (token in ${join(dataDir, 'dev-secrets.json')})`);
+  say(`  Admin          ${urls.admin}/login   (token: ADMIN_TOKEN in ${join(dataDir, 'dev-secrets.json')})`);
   if (urls.inbox) say(`  Dev inbox      ${urls.inbox}`);
   say(`  NATS           ${urls.nats}`);
   say('Try it: npm run demo   ·   stop: Ctrl-C');

@@ -57,7 +57,8 @@ export type CreateOrderRequest = z.infer<typeof CreateOrderRequest>;
 export const GetOrderRequest = z.object({ orderId: z.string().min(1), userId: z.string().optional() });
 export type GetOrderRequest = z.infer<typeof GetOrderRequest>;
 
-export const ListOrdersRequest = z.object({ userId: z.string().min(1) });
+/** One user's orders (newest first), or without `userId` the latest orders of everyone (operators). */
+export const ListOrdersRequest = z.object({ userId: z.string().min(1).optional(), limit: z.number().int().min(1).max(200).optional() });
 export type ListOrdersRequest = z.infer<typeof ListOrdersRequest>;
 
 /** `unavailable` is the client's own verdict (no answer), never sent by ticketing. */

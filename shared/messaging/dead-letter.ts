@@ -33,6 +33,47 @@ export const DeadLetterRecord = z.object({
 });
 export type DeadLetterRecord = z.infer<typeof DeadLetterRecord>;
 
+/** What the runner knows about a message when it dead-letters it. */
+export interface DeadLetterInput {
+  job: string;
+  jobId: string;
+  consumer: string;
+  stream: string;
+  subject: string;
+  streamSeq: number;
+  data: Uint8Array;
+  headers: Record<string, string[]>;
+  reason: DeadLetterReason;
+  error: string;
+  attempts: number;
+  maxAttempts: number;
+  /** When the message was stored: the fallback first-attempt time when no history survived. */
+  enqueuedAt: number;
+  firstAttemptAt?: string;
+  lastAttemptAt: string;
+  failures: DeadLetterRecord['failures'];
+}
+
+export const buildDeadLetter = (input: DeadLetterInput, now: Date = new Date()): DeadLetterRecord => ({
+  v: 1,
+  job: input.job,
+  jobId: input.jobId,
+  stream: input.stream,
+  consumer: input.consumer,
+  subject: input.subject,
+  streamSeq: input.streamSeq,
+  ...encodePayload(input.data),
+  headers: input.headers,
+  reason: input.reason,
+  error: input.error,
+  attempts: input.attempts,
+  maxAttempts: input.maxAttempts,
+  firstAttemptAt: input.firstAttemptAt ?? new Date(input.enqueuedAt).toISOString(),
+  lastAttemptAt: input.lastAttemptAt,
+  deadAt: now.toISOString(),
+  failures: input.failures,
+});
+
 /** A stored dead letter with its sequence in the DLQ stream, the id operators use. */
 export interface StoredDeadLetter {
   id: number;

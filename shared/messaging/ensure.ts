@@ -111,6 +111,11 @@ export const ensureBucket = async (nc: NatsConnection, spec: BucketSpec, replica
     replicas,
     ttl: spec.ttlMs ?? 0,
     description: spec.description,
+    // Direct gets may be answered by any replica, and a follower can lag the leader: on an R3
+    // cluster a read right after a write then returns the old value (seen in
+    // test/deploy/cluster-failover.test.ts: an order marked paid read back as pending_payment).
+    // Reads through the stream leader see every acknowledged write.
+    allow_direct: false,
   });
 
 export const ensureObjectStore = async (nc: NatsConnection, spec: ObjectStoreSpec, replicas: number): Promise<ObjectStore> =>

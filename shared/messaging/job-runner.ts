@@ -1,9 +1,10 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { JobSpec } from '../contracts/spec.ts';
 import type { Log } from '../observability/logger.ts';
-import { attemptKey, type AttemptLog } from './attempt-log.ts';
+import { attemptKey, type AttemptLog, type FailedAttempt } from './attempt-log.ts';
+import { createCancel, type Cancel } from './cancel.ts';
 import { decide, type AttemptOutcome, type Reply } from './decide.ts';
-import { encodePayload, publishDeadLetter, type DeadLetterRecord } from './dead-letter.ts';
+import { buildDeadLetter, publishDeadLetter, type DeadLetterRecord } from './dead-letter.ts';
 import { errorMessage, isPermanent, JobTimeoutError, ShutdownError } from './errors.ts';
 import { firstHeaders, HEADERS, headersToRecord } from './headers.ts';
 import type { Publisher } from './publish.ts';
@@ -79,18 +80,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 const PULL_EXPIRES_MS = 2_000;
 
-const abortPromise = (signal: AbortSignal) =>
-  new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-
 /** Starts consuming `job` with `handler`; resolves once the consumer is bound. */
 export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>, deps: RunnerDeps): Promise<JobRunner> => {
   const observer = deps.observer ?? noopObserver;
   const random = deps.random ?? Math.random;
-  const running = new Map<JsMsg, AbortController>();
+  const running = new Map<JsMsg, Cancel>();
   const heartbeatMs = Math.max(250, Math.floor(job.ackWaitMs / 3));
+  const decoder = new TextDecoder();
   let stopping = false;
   let closedAt = 0;
   const handBack: JsMsg[] = [];
@@ -98,145 +94,152 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
   let slotFreed: (() => void) | undefined;
   let idle: (() => void) | undefined;
 
-  const applyReply = async (m: JsMsg, reply: Reply, deadLetter: () => Promise<void>) => {
-    if (reply.kind === 'ack') m.ack();
-    else if (reply.kind === 'nak') m.nak(reply.delayMs);
-    else {
-      try {
-        await deadLetter();
-      } catch (error) {
-        // Never term() a job whose dead letter is not stored: retry the whole thing later instead.
-        deps.log.error({ job: job.name, err: errorMessage(error) }, 'dead letter could not be stored; job handed back');
-        m.nak(5_000);
-        return;
-      }
-      // term() without a reason: 2.9 does not honour term with a reason and redelivers.
-      m.term();
+  /** Parses and runs one attempt; never throws. */
+  const attemptOutcome = async (m: JsMsg, ctx: JobContext, cancel: Cancel): Promise<AttemptOutcome> => {
+    let payload: T;
+    try {
+      const parsed = job.schema.safeParse(JSON.parse(decoder.decode(m.data)));
+      if (!parsed.success) return { kind: 'invalid', error: `invalid payload: ${parsed.error.message}` };
+      payload = parsed.data;
+    } catch (error) {
+      return { kind: 'invalid', error: `unparseable payload: ${errorMessage(error)}` };
+    }
+    try {
+      // The race lets the runner reply at the timeout even when a handler ignores its signal;
+      // work that cannot be interrupted belongs in a process pool, which is killed on abort.
+      await cancel.race(handler(payload, ctx));
+      return { kind: 'ok' };
+    } catch (error) {
+      const reason: unknown = cancel.reason ?? error;
+      if (reason instanceof ShutdownError) return { kind: 'interrupted' };
+      if (reason instanceof JobTimeoutError) return { kind: 'timeout', error: errorMessage(reason) };
+      if (isPermanent(error)) return { kind: 'permanent', error: errorMessage(error) };
+      return { kind: 'failed', error: errorMessage(error) };
     }
   };
 
-  const handle = async (m: JsMsg) => {
-    const started = Date.now();
-    const startedAt = new Date(started).toISOString();
-    const attempt = m.info.deliveryCount;
-    const headers = firstHeaders(m.headers);
-    const jobId = headers[HEADERS.jobId] ?? headers[HEADERS.msgId] ?? `${m.info.stream}:${m.seq}`;
+  const deadLetter = async (m: JsMsg, info: AttemptInfo, reply: Extract<Reply, { kind: 'dead-letter' }>, failure: FailedAttempt | undefined) => {
     const key = attemptKey(job.stream, job.consumer, m.seq);
+    const history = await deps.attempts.get(key).catch(() => undefined);
+    const record = buildDeadLetter({
+      job: job.name,
+      jobId: info.jobId,
+      consumer: job.consumer,
+      stream: info.stream,
+      subject: m.subject,
+      streamSeq: m.seq,
+      data: m.data,
+      headers: headersToRecord(m.headers),
+      reason: reply.reason,
+      error: reply.error,
+      attempts: Math.min(info.attempt, job.maxAttempts),
+      maxAttempts: job.maxAttempts,
+      enqueuedAt: Number(m.info.timestampNanos / 1e6),
+      firstAttemptAt: history?.firstAttemptAt ?? (info.attempt === 1 ? failure?.at : undefined),
+      lastAttemptAt: failure?.at ?? new Date().toISOString(),
+      failures: [...(history?.failures ?? []), ...(failure ? [failure] : [])],
+    });
+    await publishDeadLetter(deps.publisher, record);
+    await deps.attempts.forget(key).catch(() => undefined);
+    if (deps.onDeadLetter) {
+      await deps.onDeadLetter(record).catch((error: unknown) =>
+        deps.log.error({ job: job.name, jobId: info.jobId, err: errorMessage(error) }, 'dead-letter hook failed'),
+      );
+    }
+  };
+
+  const reply = async (m: JsMsg, info: AttemptInfo, decision: Reply, failure: FailedAttempt | undefined) => {
+    if (decision.kind === 'ack') {
+      m.ack();
+      if (info.attempt > 1) await deps.attempts.forget(attemptKey(job.stream, job.consumer, m.seq)).catch(() => undefined);
+      return;
+    }
+    if (decision.kind === 'nak') {
+      if (failure) {
+        await deps.attempts.recordFailure(attemptKey(job.stream, job.consumer, m.seq), failure.at, failure).catch((error: unknown) =>
+          deps.log.warn({ job: job.name, jobId: info.jobId, err: errorMessage(error) }, 'attempt history not recorded'),
+        );
+      }
+      m.nak(decision.delayMs);
+      return;
+    }
+    try {
+      await deadLetter(m, info, decision, failure);
+    } catch (error) {
+      // Never term() a job whose dead letter is not stored: retry the whole thing later instead.
+      deps.log.error({ job: job.name, jobId: info.jobId, err: errorMessage(error) }, 'dead letter could not be stored; job handed back');
+      m.nak(5_000);
+      return;
+    }
+    // term() without a reason: 2.9 does not honour term with a reason and redelivers.
+    m.term();
+  };
+
+  const handle = async (m: JsMsg, cancel: Cancel) => {
+    const started = Date.now();
+    let headers: Record<string, string> | undefined;
     const info: AttemptInfo = {
       job: job.name,
-      jobId,
-      attempt,
+      jobId: m.headers?.get(HEADERS.jobId) || m.headers?.get(HEADERS.msgId) || `${m.info.stream}:${m.seq}`,
+      attempt: m.info.deliveryCount,
       stream: m.info.stream,
       consumer: job.consumer,
       subject: m.subject,
       streamSeq: m.seq,
-      headers,
+      // Decoded only when someone reads them (the tracer, a handler).
+      get headers() {
+        return (headers ??= firstHeaders(m.headers));
+      },
     };
     const observation = observer.attemptStarted(info);
-    const controller = new AbortController();
-    running.set(m, controller);
-    const heartbeat = setInterval(() => m.working(), heartbeatMs);
-    const timeout = setTimeout(() => controller.abort(new JobTimeoutError(job.timeoutMs)), job.timeoutMs);
-
-    let outcome: AttemptOutcome;
-    if (attempt > job.maxAttempts) {
-      outcome = { kind: 'failed', error: `delivered ${attempt} times; a worker stopped during an earlier attempt` };
-    } else {
-      outcome = await observation.run(async () => {
-        let payload: T;
-        try {
-          const parsed = job.schema.safeParse(JSON.parse(new TextDecoder().decode(m.data)));
-          if (!parsed.success) return { kind: 'invalid', error: `invalid payload: ${parsed.error.message}` };
-          payload = parsed.data;
-        } catch (error) {
-          return { kind: 'invalid', error: `unparseable payload: ${errorMessage(error)}` };
-        }
-        try {
-          const ctx: JobContext = { jobId, attempt, maxAttempts: job.maxAttempts, signal: controller.signal, headers, log: deps.log };
-          // The race lets the runner reply at the timeout even when a handler ignores its signal;
-          // work that cannot be interrupted belongs in a process pool, which is killed on abort.
-          await Promise.race([handler(payload, ctx), abortPromise(controller.signal)]);
-          return { kind: 'ok' };
-        } catch (error) {
-          const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
-          if (reason instanceof ShutdownError) return { kind: 'interrupted' };
-          if (reason instanceof JobTimeoutError) return { kind: 'timeout', error: errorMessage(reason) };
-          if (isPermanent(error)) return { kind: 'permanent', error: errorMessage(error) };
-          return { kind: 'failed', error: errorMessage(error) };
-        }
-      });
-    }
-    clearTimeout(timeout);
-    clearInterval(heartbeat);
-
-    const finalAttempt = attempt > job.maxAttempts ? job.maxAttempts : attempt;
-    const reply = attempt > job.maxAttempts && outcome.kind === 'failed'
-      ? ({ kind: 'dead-letter', reason: 'exhausted', error: outcome.error } as const)
-      : decide(outcome, attempt, job, random);
-
-    const failure = 'error' in outcome ? { attempt, at: startedAt, error: outcome.error } : undefined;
-    const deadLetter = async () => {
-      const history = await deps.attempts.get(key).catch(() => undefined);
-      const failures = [...(history?.failures ?? [])];
-      if (failure) failures.push(failure);
-      const record: DeadLetterRecord = {
-        v: 1,
-        job: job.name,
-        jobId,
-        stream: m.info.stream,
-        consumer: job.consumer,
-        subject: m.subject,
-        streamSeq: m.seq,
-        ...encodePayload(m.data),
-        headers: headersToRecord(m.headers),
-        reason: reply.kind === 'dead-letter' ? reply.reason : 'exhausted',
-        error: reply.kind === 'dead-letter' ? reply.error : '',
-        attempts: finalAttempt,
-        maxAttempts: job.maxAttempts,
-        firstAttemptAt: history?.firstAttemptAt ?? (attempt === 1 ? startedAt : new Date(Number(m.info.timestampNanos / 1e6)).toISOString()),
-        lastAttemptAt: startedAt,
-        deadAt: new Date().toISOString(),
-        failures,
-      };
-      await publishDeadLetter(deps.publisher, record);
-      await deps.attempts.forget(key).catch(() => undefined);
-      if (deps.onDeadLetter) {
-        await deps.onDeadLetter(record).catch((error: unknown) =>
-          deps.log.error({ job: job.name, jobId, err: errorMessage(error) }, 'dead-letter hook failed'),
-        );
-      }
+    const timeout = setTimeout(() => cancel.cancel(new JobTimeoutError(job.timeoutMs)), job.timeoutMs);
+    const ctx: JobContext = {
+      jobId: info.jobId,
+      attempt: info.attempt,
+      maxAttempts: job.maxAttempts,
+      get signal() {
+        return cancel.signal;
+      },
+      get headers() {
+        return info.headers;
+      },
+      log: deps.log,
     };
 
-    if (reply.kind === 'nak' && failure) {
-      await deps.attempts.recordFailure(key, startedAt, failure).catch((error: unknown) =>
-        deps.log.warn({ job: job.name, jobId, err: errorMessage(error) }, 'attempt history not recorded'),
-      );
-    }
-    if (reply.kind === 'ack' && attempt > 1) await deps.attempts.forget(key).catch(() => undefined);
-    await observation.run(() => applyReply(m, reply, deadLetter));
+    // A delivery past the limit means a worker died during the last attempt: dead-letter it unrun.
+    const outcome: AttemptOutcome =
+      info.attempt > job.maxAttempts
+        ? { kind: 'failed', error: `delivered ${info.attempt} times; a worker stopped during an earlier attempt` }
+        : await observation.run(() => attemptOutcome(m, ctx, cancel));
+    clearTimeout(timeout);
 
+    const decision = decide(outcome, info.attempt, job, random);
+    const failure = 'error' in outcome ? { attempt: info.attempt, at: new Date(started).toISOString(), error: outcome.error } : undefined;
     const durationMs = Date.now() - started;
     const line = {
       job: job.name,
-      jobId,
-      attempt,
+      jobId: info.jobId,
+      attempt: info.attempt,
       durationMs,
       outcome: outcome.kind,
-      reply: reply.kind,
-      ...(reply.kind === 'nak' ? { retryInMs: reply.delayMs } : {}),
-      ...('error' in outcome ? { err: outcome.error } : {}),
+      reply: decision.kind,
+      ...(decision.kind === 'nak' ? { retryInMs: decision.delayMs } : {}),
+      ...(failure ? { err: failure.error } : {}),
     };
-    // Logged inside the attempt's span so the line carries its trace id.
+    // Replied and logged inside the attempt's span, so publishes and the log line carry its trace.
     await observation.run(async () => {
-      if (reply.kind === 'dead-letter') deps.log.error(line, 'job dead-lettered');
+      await reply(m, info, decision, failure);
+      if (decision.kind === 'dead-letter') deps.log.error(line, 'job dead-lettered');
       else if (outcome.kind === 'ok') deps.log.info(line, 'job done');
       else deps.log.warn(line, 'job attempt failed');
     });
-    observation.finished(outcome, reply, durationMs);
+    observation.finished(outcome, decision, durationMs);
   };
 
   const dispatch = (m: JsMsg) => {
-    void handle(m)
+    const cancel = createCancel();
+    running.set(m, cancel);
+    handle(m, cancel)
       .catch((error: unknown) => {
         // Only a bug in the runner gets here; the server redelivers after ack-wait.
         deps.log.error({ job: job.name, err: errorMessage(error) }, 'runner failed to handle a message');
@@ -259,7 +262,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
     // ack timers run) stays near `concurrency`.
     messages = await consumer.consume({ max_messages: Math.max(1, job.concurrency), expires: PULL_EXPIRES_MS });
     for await (const m of messages) {
-      await waitForSlot();
+      if (running.size >= job.concurrency) await waitForSlot();
       if (stopping) {
         handBack.push(m);
         continue;
@@ -267,6 +270,13 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
       dispatch(m);
     }
   };
+
+  // One timer for every running attempt: `working()` resets each message's ack timer, so a job
+  // that runs longer than ack-wait is not redelivered while it is still being worked on.
+  const heartbeat = setInterval(() => {
+    for (const m of running.keys()) m.working();
+  }, heartbeatMs);
+  heartbeat.unref();
 
   const first = await deps.js.consumers.get(job.stream, job.consumer);
   const supervise = async () => {
@@ -300,7 +310,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
         if ((await Promise.race([drained, graceOver])) === 'grace-over') {
           await sleep(closedAt + PULL_EXPIRES_MS - Date.now());
           deps.log.warn({ job: job.name, inFlight: running.size }, 'grace period over; handing jobs back');
-          for (const controller of running.values()) controller.abort(new ShutdownError());
+          for (const cancel of running.values()) cancel.cancel(new ShutdownError());
           await drained;
         }
       }
@@ -309,6 +319,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
         for (const m of handBack.splice(0)) m.nak();
       }
       await supervised;
+      clearInterval(heartbeat);
     },
   };
 };

@@ -16,33 +16,32 @@ const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,}
 /** `alice@example.com` → `a***@example.com`: enough to correlate, not enough to harvest. */
 export const maskEmail = (text: string): string => text.replace(EMAIL, '$1***@$2');
 
-// Secrets never reach a log line, whatever object they travel in.
-const SECRET_KEYS = [
+// Secrets never reach a log line, whatever object they travel in: any field with one of these
+// names is replaced, at any depth. Matched by name in one walk (cheaper than pino's wildcard
+// redaction paths, which cost a job runner half its throughput at one line per job).
+const SECRET_KEYS = new Set([
   'token',
-  'rawToken',
-  'sessionId',
+  'rawtoken',
+  'sessionid',
   'session',
   'password',
+  'pass',
   'secret',
   'cookie',
   'authorization',
   'set-cookie',
   'webhook-signature',
-];
-const redactPaths = [
-  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
-  'req.headers.cookie',
-  'req.headers.authorization',
-  'res.headers["set-cookie"]',
-];
+]);
 
-const maskDeep = (value: unknown, depth: number): unknown => {
-  if (typeof value === 'string') return maskEmail(value);
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return value;
-  if (Array.isArray(value)) return value.map((item) => maskDeep(item, depth + 1));
+const sanitize = (value: unknown, depth: number): unknown => {
+  if (typeof value === 'string') return value.includes('@') ? maskEmail(value) : value;
+  if (value === null || typeof value !== 'object' || depth > 6) return value;
+  if (value instanceof Error) return { type: value.name, message: maskEmail(value.message), stack: value.stack && maskEmail(value.stack) };
+  if (Array.isArray(value)) return value.map((item) => sanitize(item, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = maskDeep(item, depth + 1);
+  for (const key of Object.keys(value)) {
+    out[key] = SECRET_KEYS.has(key.toLowerCase()) ? '[redacted]' : sanitize((value as Record<string, unknown>)[key], depth + 1);
+  }
   return out;
 };
 
@@ -60,14 +59,13 @@ export const createLogger = (options: LoggerOptions): Logger =>
     {
       level: options.level ?? 'info',
       base: { service: options.service },
-      redact: { paths: redactPaths, censor: '[redacted]' },
       // trace_id/span_id of the active span tie every line to its trace in Jaeger.
       mixin: () => ({ ...traceFields(), ...options.mixin?.() }),
-      formatters: { log: (obj) => maskDeep(obj, 0) as Record<string, unknown> },
+      formatters: { log: (obj) => sanitize(obj, 0) as Record<string, unknown> },
       hooks: {
         // Messages are strings built by our own code, but may still carry an address.
         logMethod(args, method) {
-          const masked = args.map((arg) => (typeof arg === 'string' ? maskEmail(arg) : arg));
+          const masked = args.map((arg) => (typeof arg === 'string' && arg.includes('@') ? maskEmail(arg) : arg));
           method.apply(this, masked as Parameters<typeof method>);
         },
       },

@@ -31,7 +31,11 @@ export const dlqList: Command = {
     const limit = flags.limit === undefined ? 1_000 : Number(flags.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit must be a positive whole number');
     const { js, jsm } = await handles(ctx);
-    const items = await listDeadLetters(js, jsm, { limit });
+    const items = await listDeadLetters(js, jsm, { limit }).catch((error: unknown) => {
+      // No worker has started yet, so nobody has created the DLQ stream: nothing is dead.
+      if (error instanceof Error && /stream not found/i.test(error.message)) return [];
+      throw error;
+    });
     if (items.length === 0) {
       ctx.out('no dead letters');
       return 0;
@@ -52,7 +56,9 @@ export const dlqShow: Command = {
   usage: 'dlq show ID',
   summary: 'one dead job in full: payload, headers, every failed attempt',
   async run(args, ctx) {
-    const id = parseId(parseArgs(args, []).positional[0]);
+    const { positional } = parseArgs(args, []);
+    if (positional.length > 1) throw new UsageError(`unexpected argument: ${positional[1]}`);
+    const id = parseId(positional[0]);
     const { jsm } = await handles(ctx);
     const item = await getDeadLetter(jsm, id);
     if (!item) {
@@ -66,14 +72,17 @@ export const dlqShow: Command = {
 
 export const dlqReplay: Command = {
   path: ['dlq', 'replay'],
-  usage: 'dlq replay ID|--all true',
+  usage: 'dlq replay ID|--all',
   summary: 'publish dead jobs again on their original subject (same job id)',
   async run(args, ctx) {
-    const { positional, flags } = parseArgs(args, ['all']);
-    const all = flags.all === 'true' || positional[0] === '--all';
-    if (!all && positional.length !== 1) throw new UsageError('give one ID, or --all true');
+    // `--all` is a switch; parseArgs gives every flag a value, so it is taken out first.
+    const all = args.includes('--all');
+    const { positional } = parseArgs(args.filter((a) => a !== '--all'), []);
+    if (all && positional.length > 0) throw new UsageError('give one ID or --all, not both');
+    if (!all && positional.length !== 1) throw new UsageError(positional.length === 0 ? 'give one ID, or --all' : `unexpected argument: ${positional[1]}`);
+    const ids = all ? [] : [parseId(positional[0])];
     const { js, jsm, publisher } = await handles(ctx);
-    const ids = all ? (await listDeadLetters(js, jsm)).map((d) => d.id) : [parseId(positional[0])];
+    if (all) ids.push(...(await listDeadLetters(js, jsm)).map((d) => d.id));
     let failed = 0;
     for (const id of ids) {
       const result = await replayDeadLetter({ publisher, jsm }, id);

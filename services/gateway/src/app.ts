@@ -2,6 +2,8 @@ import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Log } from '../../../shared/observability/logger.ts';
 import type { AuthClient } from './auth-client.ts';
+import type { AdminData } from './admin/data.ts';
+import { registerAdminRoutes } from './admin/routes.ts';
 import { createErrorHandler, HttpProblem, sendProblem } from './errors.ts';
 import type { RateLimiter, RateRule } from './rate-limit.ts';
 import { registerAuthRoutes, type MagicLinkJobs } from './routes/auth.ts';
@@ -23,6 +25,8 @@ export interface AppDeps {
   log: Log;
   /** Orders and ticket downloads; main.ts always passes them, tests of other routes may not. */
   orders?: Omit<OrderRoutesDeps, 'requireSession'>;
+  /** The /admin dashboard; absent (ADMIN_TOKEN unset) → every /admin path is a 404. */
+  admin?: { token: string; data: AdminData; refreshMs?: number };
 }
 
 /** The gateway's HTTP surface; it never listens, so tests drive it with `inject()`. */
@@ -54,5 +58,6 @@ export const buildApp = (deps: AppDeps): FastifyInstance => {
     log: deps.log,
   });
   if (deps.orders) registerOrderRoutes(app, { ...deps.orders, requireSession });
+  if (deps.admin) registerAdminRoutes(app, { ...deps.admin, publicUrl: deps.config.publicUrl, secureCookies, limiter: deps.limiter, log: deps.log });
   return app;
 };

@@ -29,6 +29,12 @@ export const gatewayEnv = z.object({
   RATE_LIMIT_IP_WINDOW_MS: window(15 * MINUTE),
   /** How long to wait for the auth service before answering 503 (default 3 s). */
   AUTH_RPC_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
+  /**
+   * Turns on the /admin dashboard (queues, dead letters with replay, orders); unset (the default)
+   * → every /admin path answers 404. At least 16 characters. The gateway's NATS user then also
+   * needs the JetStream read and DLQ replay subjects.
+   */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** How long to wait for JetStream to store a job before answering 503 (default 3 s). */
   PUBLISH_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
 });

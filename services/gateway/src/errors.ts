@@ -9,6 +9,7 @@ export const PROBLEMS = {
   invalid_request: { status: 400, title: 'The request does not have the expected shape' },
   token_invalid: { status: 400, title: 'This sign-in link is not valid' },
   unauthenticated: { status: 401, title: 'Sign in first' },
+  cross_origin: { status: 403, title: 'Cross-origin requests cannot change anything here' },
   not_found: { status: 404, title: 'No such resource' },
   token_expired: { status: 410, title: 'This sign-in link has expired' },
   token_used: { status: 410, title: 'This sign-in link has already been used' },

@@ -9,6 +9,7 @@ import { ensureBucket } from '../../../shared/messaging/ensure.ts';
 import { createMessaging, ensureDeclarations } from '../../../shared/messaging/runtime.ts';
 import { createRpcClient } from '../../../shared/messaging/rpc.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { createAdminData } from './admin/data.ts';
 import { buildApp } from './app.ts';
 import { createAuthClient } from './auth-client.ts';
 import { gatewayEnv } from './config.ts';
@@ -36,6 +37,12 @@ const app = buildApp({
   auth: createAuthClient(createRpcClient(nc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS })),
   orders: { rpc: createRpcClient(nc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS }), tickets: createTicketFiles(nc) },
   limiter,
+  admin: config.ADMIN_TOKEN
+    ? {
+        token: config.ADMIN_TOKEN,
+        data: createAdminData({ ...messaging, rpc: createRpcClient(nc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS }) }),
+      }
+    : undefined,
   isReady: () => !draining && connection.connected(),
   config: {
     publicUrl: config.PUBLIC_URL,

@@ -28,6 +28,13 @@ export const createKvRateLimiter = (kv: Pick<KV, 'get' | 'create' | 'update'>, n
     const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * rule.windowMs - at) / 1000));
     // Hashed: the bucket never holds a readable address, and KV keys cannot hold `@`.
     const key = `${scope}.${createHash('sha256').update(subject).digest('hex').slice(0, 40)}.${rule.windowMs}.${window}`;
+    // The first hit of a window is one round trip: create() succeeds only while the key is new.
+    try {
+      await kv.create(key, '1');
+      return { allowed: true, remaining: rule.max - 1 };
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
     for (let tries = 0; tries < 50; tries++) {
       const entry = await kv.get(key);
       const count = entry && entry.operation === 'PUT' ? Number(entry.string()) || 0 : 0;

@@ -24,5 +24,10 @@ export const mailerEnv = z.object({
   MAIL_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
   /** Mails sent at once by one mailer process (default 4). */
   MAIL_CONCURRENCY: intFromEnv(4).pipe(z.number().min(1).max(100)),
+  /**
+   * Ack wait of the mailer's consumers (default: the contracts', 90 s for mail.send): how long the
+   * mails a crashed mailer held wait before another mailer gets them. Heartbeats keep long sends alive.
+   */
+  MAIL_ACK_WAIT_MS: z.coerce.number().int().min(1_000).optional(),
 });
 export type MailerConfig = z.infer<typeof mailerEnv>;

@@ -34,6 +34,8 @@ export interface OrderStore {
   /** Moves the order to `to` if that is a legal step from where it is now. */
   move(id: string, to: OrderStatus, extra?: Partial<Pick<Order, 'reason' | 'paymentEventId'>>): Promise<{ value: Order; changed: boolean } | undefined>;
   listByUser(userId: string): Promise<Order[]>;
+  /** The most recently changed orders, newest first (the operator dashboard). */
+  listLatest(limit: number): Promise<Order[]>;
 }
 
 export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date()): OrderStore => {
@@ -66,6 +68,16 @@ export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date(
       return orders
         .filter((order): order is Order => order !== undefined && order.userId === userId)
         .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    },
+    async listLatest(limit) {
+      // KV lists keys in the order of their last update, so the tail holds the recent orders; a
+      // bounded tail keeps the dashboard cheap however many orders exist.
+      const keys = (await records.keys(orderKey('*'))).slice(-limit * 4);
+      const orders = await Promise.all(keys.map((key) => get(key.split('.').at(-1) ?? '')));
+      return orders
+        .filter((order): order is Order => order !== undefined)
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+        .slice(0, limit);
     },
   };
 };

@@ -50,17 +50,19 @@ export const registerAuthRoutes = (app: FastifyInstance, deps: AuthRoutesDeps) =
     if (!parsed.success) throw new HttpProblem('invalid_request', firstIssue(parsed.error));
     const { email } = parsed.data;
 
-    for (const [scope, subject, rule] of [
+    // Both limits are checked at once (two KV round trips in parallel, not in sequence).
+    const checks = [
       ['ip', request.ip, deps.config.rateLimits.ip],
       ['email', email, deps.config.rateLimits.email],
-    ] as const) {
-      const decision = await deps.limiter.hit(scope, subject, rule);
-      if (!decision.allowed) {
-        deps.log.warn({ scope, email, ip: request.ip, retryAfterSeconds: decision.retryAfterSeconds }, 'magic link rate-limited');
-        throw new HttpProblem('rate_limited', `Too many sign-in requests; retry in ${decision.retryAfterSeconds} s.`, {
-          'retry-after': String(decision.retryAfterSeconds),
-        });
-      }
+    ] as const;
+    const decisions = await Promise.all(checks.map(([scope, subject, rule]) => deps.limiter.hit(scope, subject, rule)));
+    const refused = decisions.flatMap((d, i) => (d.allowed ? [] : [{ scope: checks[i]![0], retryAfterSeconds: d.retryAfterSeconds }]));
+    if (refused.length > 0) {
+      const retryAfterSeconds = Math.max(...refused.map((r) => r.retryAfterSeconds));
+      deps.log.warn({ scopes: refused.map((r) => r.scope), email, ip: request.ip, retryAfterSeconds }, 'magic link rate-limited');
+      throw new HttpProblem('rate_limited', `Too many sign-in requests; retry in ${retryAfterSeconds} s.`, {
+        'retry-after': String(retryAfterSeconds),
+      });
     }
 
     try {

@@ -55,7 +55,7 @@ export const createOrdersRpc = (deps: {
   };
 
   const list: RpcHandler<typeof ORDERS_RPC.list> = async (request) => {
-    const orders = await deps.orders.listByUser(request.userId);
+    const orders = request.userId ? await deps.orders.listByUser(request.userId) : await deps.orders.listLatest(request.limit ?? 20);
     return { ok: true, orders: await Promise.all(orders.map(view)) };
   };
 

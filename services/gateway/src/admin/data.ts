@@ -1,0 +1,89 @@
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { z } from 'zod';
+import { ORDERS_RPC, OrderListReply, type OrderView } from '../../../../shared/contracts/orders.ts';
+import type { RpcSpec } from '../../../../shared/contracts/spec.ts';
+import { STREAMS } from '../../../../shared/contracts/streams.ts';
+import { SUBJECTS } from '../../../../shared/contracts/subjects.ts';
+import { DeadLetterRecord, replayDeadLetter, type StoredDeadLetter } from '../../../../shared/messaging/dead-letter.ts';
+import { errorMessage } from '../../../../shared/messaging/errors.ts';
+import type { Publisher } from '../../../../shared/messaging/publish.ts';
+import { readQueues, type ConsumerRow } from '../../../../shared/messaging/queue-stats.ts';
+import { RpcUnavailableError, type RpcClient } from '../../../../shared/messaging/rpc.ts';
+
+/** Orders as the dashboard got them: a list, or why there is none (never an exception). */
+export type OrdersResult = { ok: true; orders: OrderView[] } | { ok: false; message: string };
+
+/** What the admin pages read and do; main.ts builds it from the gateway's NATS connection. */
+export interface AdminData {
+  queues(): Promise<ConsumerRow[]>;
+  /** The newest `limit` dead letters, newest first, and how many there are in all. */
+  deadLetters(limit: number): Promise<{ total: number; items: StoredDeadLetter[] }>;
+  replay(id: number): Promise<{ replayed: boolean; jobId?: string; subject?: string }>;
+  latestOrders(limit: number): Promise<OrdersResult>;
+  order(id: string): Promise<OrdersResult>;
+}
+
+/**
+ * "Every user's latest orders" on `SUBJECTS.ordersList`: the operator's view of the call, without a
+ * user id. Ticketing answers `bad_request` until its list handler accepts a request without one;
+ * the page then says so instead of failing.
+ */
+const latestOrdersSpec = {
+  subject: SUBJECTS.ordersList,
+  request: z.object({ limit: z.number().int().min(1) }),
+  reply: OrderListReply,
+} satisfies RpcSpec;
+
+const isNotFound = (error: unknown) => error instanceof Error && /not found/i.test(error.message);
+
+const askTicketing = async (call: () => Promise<OrdersResult>): Promise<OrdersResult> => {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof RpcUnavailableError) return { ok: false, message: 'ticketing unavailable: it did not answer' };
+    return { ok: false, message: `ticketing gave an unexpected answer: ${errorMessage(error)}` };
+  }
+};
+
+export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; rpc: Pick<RpcClient, 'call'> }): AdminData => ({
+  queues: () => readQueues(deps.jsm),
+  async deadLetters(limit) {
+    let info;
+    try {
+      info = await deps.jsm.streams.info(STREAMS.DLQ.name);
+    } catch (error) {
+      if (isNotFound(error)) return { total: 0, items: [] };
+      throw error;
+    }
+    const total = info.state.messages;
+    if (total === 0) return { total, items: [] };
+    // Read only the tail of the stream, every refresh: the DLQ keeps weeks of records.
+    const consumer = await deps.js.consumers.get(STREAMS.DLQ.name, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1),
+    });
+    const items: StoredDeadLetter[] = [];
+    try {
+      const batch = await consumer.fetch({ max_messages: limit, expires: 2_000 });
+      for await (const m of batch) {
+        const parsed = DeadLetterRecord.safeParse(m.json());
+        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: parsed.data });
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+    return { total, items: items.reverse() };
+  },
+  replay: (id) => replayDeadLetter({ publisher: deps.publisher, jsm: deps.jsm }, id),
+  latestOrders: (limit) =>
+    askTicketing(async () => {
+      const reply = await deps.rpc.call(latestOrdersSpec, { limit });
+      return reply.ok ? { ok: true, orders: reply.orders.slice(0, limit) } : { ok: false, message: `ticketing cannot list every order yet: ${reply.message}` };
+    }),
+  order: (id) =>
+    askTicketing(async () => {
+      const reply = await deps.rpc.call(ORDERS_RPC.get, { orderId: id });
+      return reply.ok ? { ok: true, orders: [reply.order] } : { ok: false, message: reply.message };
+    }),
+});

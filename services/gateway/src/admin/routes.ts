@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { Log } from '../../../../shared/observability/logger.ts';
+import { HttpProblem } from '../errors.ts';
+import type { RateLimiter } from '../rate-limit.ts';
+import { ADMIN_COOKIE, createAdminAuth } from './auth.ts';
+import type { AdminData } from './data.ts';
+import { dashboardPage, fragments, loginPage } from './page.ts';
+import { sharedSnapshots } from './snapshot.ts';
+
+export interface AdminRoutesDeps {
+  data: AdminData;
+  token: string;
+  publicUrl: string;
+  secureCookies: boolean;
+  /** Counts sign-in attempts per client address, so a weak token cannot be guessed at speed. */
+  limiter: RateLimiter;
+  log: Log;
+  /** How often the live view pushes a snapshot (default 2 s). */
+  refreshMs?: number;
+}
+
+const LOGIN_RULE = { max: 20, windowMs: 15 * 60_000 };
+const LoginBody = z.object({ token: z.string().min(1).max(1_000) });
+const IdParams = z.object({ id: z.coerce.number().int().positive() });
+const DashboardQuery = z.object({ order: z.string().trim().max(100).optional(), replayed: z.coerce.number().int().positive().optional() });
+
+const html = (reply: FastifyReply, nonce: string, status: number, body: string) =>
+  reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('x-frame-options', 'DENY')
+    .header(
+      'content-security-policy',
+      `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    )
+    .send(body);
+
+/**
+ * The operator dashboard under /admin (registered only when ADMIN_TOKEN is set; otherwise every
+ * /admin path is the gateway's ordinary 404). Queues, dead letters with replay, latest orders, and
+ * a server-sent-events stream that keeps them current.
+ */
+export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps) => {
+  const auth = createAdminAuth({ token: deps.token, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies });
+  const refreshMs = deps.refreshMs ?? 2_000;
+  const snapshot = sharedSnapshots(deps.data, Math.max(250, refreshMs / 2));
+  const streams = new Set<ServerResponse>();
+
+  void app.register(
+    async (admin) => {
+      // Only the login form posts a form body; every other gateway route stays JSON-only.
+      admin.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4_096 }, (_request, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(String(body))));
+      });
+      // A long-lived event stream would otherwise hold the server open through shutdown.
+      admin.addHook('preClose', async () => {
+        for (const res of streams) res.end();
+      });
+
+      admin.get('/login', async (_request, reply) => {
+        const nonce = randomBytes(16).toString('base64');
+        return html(reply, nonce, 200, loginPage(nonce));
+      });
+
+      admin.post('/login', async (request, reply) => {
+        const origin = request.headers.origin;
+        if (origin && origin !== 'null' && origin !== `${request.protocol}://${request.host}` && origin !== new URL(deps.publicUrl).origin) {
+          throw new HttpProblem('cross_origin', 'Sign in from the admin login page itself.');
+        }
+        const decision = await deps.limiter.hit('admin-login', request.ip, LOGIN_RULE);
+        if (!decision.allowed) {
+          throw new HttpProblem('rate_limited', `Too many sign-in attempts; retry in ${decision.retryAfterSeconds} s.`, {
+            'retry-after': String(decision.retryAfterSeconds),
+          });
+        }
+        const body = LoginBody.safeParse(request.body);
+        if (!body.success || !auth.tokenMatches(body.data.token)) {
+          deps.log.warn({ ip: request.ip }, 'admin sign-in refused');
+          const nonce = randomBytes(16).toString('base64');
+          return html(reply, nonce, 401, loginPage(nonce, 'That is not the admin token.'));
+        }
+        const cookie = auth.issueCookie();
+        reply.setCookie(ADMIN_COOKIE, cookie.value, auth.cookieOptions(cookie.expires));
+        deps.log.info({ ip: request.ip }, 'admin signed in');
+        return reply.redirect('/admin', 303);
+      });
+
+      admin.post('/logout', { preHandler: auth.requireForWrite }, async (_request, reply) => {
+        reply.clearCookie(ADMIN_COOKIE, auth.cookieOptions());
+        return reply.redirect('/admin/login', 303);
+      });
+
+      admin.get('/', { preHandler: auth.require }, async (request, reply) => {
+        const query = DashboardQuery.safeParse(request.query);
+        const { order, replayed } = query.success ? query.data : {};
+        const [snap, lookup] = await Promise.all([snapshot(), order ? deps.data.order(order) : undefined]);
+        const nonce = randomBytes(16).toString('base64');
+        return html(
+          reply,
+          nonce,
+          200,
+          dashboardPage(snap, {
+            nonce,
+            flash: replayed ? `Replayed dead letter ${replayed}: the job is back on its queue.` : undefined,
+            lookup: order && lookup ? { id: order, result: lookup } : undefined,
+          }),
+        );
+      });
+
+      admin.get('/snapshot', { preHandler: auth.require }, async () => snapshot());
+
+      admin.get('/events', { preHandler: auth.require }, async (request, reply) => {
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        streams.add(res);
+        let closed = false;
+        const push = async () => {
+          const data = JSON.stringify(fragments(await snapshot()));
+          if (!closed) res.write(`data: ${data}\n\n`);
+        };
+        const timer = setInterval(() => void push().catch(() => undefined), refreshMs);
+        request.raw.once('close', () => {
+          closed = true;
+          clearInterval(timer);
+          streams.delete(res);
+        });
+        res.write(`retry: ${refreshMs}\n\n`);
+        await push().catch(() => undefined);
+      });
+
+      admin.post('/dlq/:id/replay', { preHandler: auth.requireForWrite }, async (request, reply) => {
+        const params = IdParams.safeParse(request.params);
+        if (!params.success) throw new HttpProblem('not_found', 'Dead-letter ids are positive whole numbers.');
+        const { id } = params.data;
+        const result = await deps.data.replay(id);
+        if (!result.replayed) throw new HttpProblem('not_found', `No dead letter ${id}; it may have been replayed already.`);
+        deps.log.info({ deadLetter: id, jobId: result.jobId, subject: result.subject }, 'dead letter replayed from the dashboard');
+        if (request.headers.accept?.includes('application/json')) return { replayed: true, id, jobId: result.jobId, subject: result.subject };
+        return reply.redirect(`/admin?replayed=${id}`, 303);
+      });
+    },
+    { prefix: '/admin' },
+  );
+};

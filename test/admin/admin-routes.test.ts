@@ -1,0 +1,146 @@
+import { afterEach, expect, test } from 'vitest';
+import type { StoredDeadLetter } from '../../shared/messaging/dead-letter.ts';
+import type { AdminData } from '../../services/gateway/src/admin/data.ts';
+import { buildApp, type AppDeps } from '../../services/gateway/src/app.ts';
+import { quietLog } from '../runtime-setup.ts';
+
+// The admin routes with a plain fake of their data (no NATS): auth, CSRF, replay answers, events.
+const TOKEN = 'a-test-admin-token-of-some-length';
+const record = (id: number): StoredDeadLetter => ({
+  id,
+  storedAt: new Date(Date.now() - 90_000).toISOString(),
+  record: {
+    v: 1, job: 'mail.send', jobId: `mail-${id}`, stream: 'MAIL', consumer: 'mailer-send', subject: 'mail.send', streamSeq: id,
+    payload: '{"to":"<script>alert(1)</script>"}', payloadEncoding: 'utf8', headers: {}, reason: 'exhausted', error: 'SMTP 421 try later',
+    attempts: 10, maxAttempts: 10, firstAttemptAt: new Date().toISOString(), lastAttemptAt: new Date().toISOString(), deadAt: new Date().toISOString(), failures: [],
+  },
+});
+
+const fakeData = () => {
+  const dead = new Map([[7, record(7)]]);
+  const data: AdminData = {
+    queues: async () => [{ stream: 'MAIL', consumer: 'mailer-send', messages: 3, pending: 2, ackPending: 1, redelivered: 1, oldestUnackedMs: 65_000 }],
+    deadLetters: async () => ({ total: dead.size, items: [...dead.values()] }),
+    replay: async (id) => (dead.delete(id) ? { replayed: true, jobId: `mail-${id}`, subject: 'mail.send' } : { replayed: false }),
+    latestOrders: async () => ({ ok: false, message: 'ticketing unavailable: it did not answer' }),
+    order: async (id) => ({ ok: false, message: `no order ${id}` }),
+  };
+  return { data, dead };
+};
+
+const apps: Array<ReturnType<typeof buildApp>> = [];
+const make = (data: AdminData, publicUrl = 'https://admin.example.test', limiter: AppDeps['limiter'] = { hit: async () => ({ allowed: true, remaining: 1 }) }) => {
+  const deps: AppDeps = {
+    jobs: { requestMagicLink: async () => undefined },
+    auth: {
+      verifyToken: async () => ({ ok: false, code: 'token_invalid', message: '' }),
+      getSession: async () => ({ ok: false, code: 'session_invalid', message: '' }),
+      endSession: async () => ({ ok: true, ended: false }),
+    },
+    limiter,
+    isReady: () => true,
+    config: { publicUrl, appUrl: `${publicUrl}/`, trustProxy: false, rateLimits: { email: { max: 1, windowMs: 60_000 }, ip: { max: 1, windowMs: 60_000 } } },
+    log: quietLog,
+    admin: { token: TOKEN, data, refreshMs: 100 },
+  };
+  const app = buildApp(deps);
+  apps.push(app);
+  return app;
+};
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+const signIn = async (app: ReturnType<typeof buildApp>) => {
+  const res = await app.inject({ method: 'POST', url: '/admin/login', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://admin.example.test' }, payload: `token=${encodeURIComponent(TOKEN)}` });
+  expect(res.statusCode).toBe(303);
+  expect(res.headers.location).toBe('/admin');
+  return res.headers['set-cookie'] as string;
+};
+
+test('the login cookie is HttpOnly, SameSite=Strict, Secure on https, scoped to /admin, and holds no token', async () => {
+  const setCookie = await signIn(make(fakeData().data));
+  expect(setCookie).toMatch(/^handoff_admin=\d+\.[A-Za-z0-9_-]{43};/);
+  expect(setCookie).toMatch(/HttpOnly/);
+  expect(setCookie).toMatch(/SameSite=Strict/);
+  expect(setCookie).toMatch(/Secure/);
+  expect(setCookie).toMatch(/Path=\/admin/);
+  expect(setCookie).not.toContain(TOKEN);
+});
+
+test('a cookie whose expiry was moved forward, or that has passed, is refused', async () => {
+  const app = make(fakeData().data);
+  const cookie = (await signIn(app)).split(';')[0]!;
+  const [, value] = cookie.split('=');
+  const [expires, mac] = value!.split('.');
+  const extended = `handoff_admin=${Number(expires) + 1}.${mac}`;
+  expect((await app.inject({ url: '/admin', headers: { cookie: extended } })).statusCode).toBe(401);
+  expect((await app.inject({ url: '/admin', headers: { cookie: `handoff_admin=${Date.now() - 1}.${mac}` } })).statusCode).toBe(401);
+  expect((await app.inject({ url: '/admin', headers: { cookie } })).statusCode).toBe(200);
+});
+
+test('the dashboard escapes what it shows and forbids inline scripts other than its own', async () => {
+  const res = await make(fakeData().data).inject({ url: '/admin', headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.statusCode).toBe(200);
+  expect(res.body).not.toContain('<script>alert(1)</script>');
+  expect(res.body).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+  expect(res.body).toContain('ticketing unavailable');
+  expect(res.body).toMatch(/1m 5s/);
+  const csp = String(res.headers['content-security-policy']);
+  const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+  expect(nonce).toBeTruthy();
+  expect(res.body).toContain(`<script nonce="${nonce}">`);
+  expect(csp).toContain("frame-ancestors 'none'");
+  const lookup = await apps[0]!.inject({ url: '/admin?order=ord_missing', headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(lookup.body).toMatch(/id="lookup-result"><p class="notice">no order ord_missing<\/p>/);
+});
+
+test('replay: a script with the bearer token needs no Origin; a form post is redirected; an unknown id is a 404 problem', async () => {
+  const { data, dead } = fakeData();
+  dead.set(8, record(8));
+  const app = make(data);
+  const json = await app.inject({ method: 'POST', url: '/admin/dlq/7/replay', headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/json' } });
+  expect(json.statusCode).toBe(200);
+  expect(json.json()).toEqual({ replayed: true, id: 7, jobId: 'mail-7', subject: 'mail.send' });
+  const cookie = (await signIn(app)).split(';')[0]!;
+  const form = await app.inject({ method: 'POST', url: '/admin/dlq/8/replay', headers: { cookie, origin: 'https://admin.example.test' } });
+  expect(form.statusCode).toBe(303);
+  expect(form.headers.location).toBe('/admin?replayed=8');
+  const again = await app.inject({ method: 'POST', url: '/admin/dlq/8/replay', headers: { cookie, origin: 'https://admin.example.test' } });
+  expect(again.statusCode).toBe(404);
+  expect(again.json()).toMatchObject({ code: 'not_found' });
+  const evilBearer = await app.inject({ method: 'POST', url: '/admin/dlq/7/replay', headers: { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' } });
+  expect(evilBearer.statusCode).toBe(403);
+});
+
+test('the event stream sends snapshots until the gateway closes, and does not hold the close up', async () => {
+  const app = make(fakeData().data, 'http://127.0.0.1');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const res = await fetch(`http://127.0.0.1:${port}/admin/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.headers.get('content-type')).toBe('text/event-stream');
+  const reader = res.body!.getReader();
+  let text = '';
+  while ((text.match(/^data: /gm) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+  const first = JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as { deadLetterCount: number; html: Record<string, string> };
+  expect(first.deadLetterCount).toBe(1);
+  expect(first.html.queues).toContain('mailer-send');
+  await app.close();
+  expect((await reader.read()).done).toBe(true);
+});
+
+test('sign-in attempts are rate-limited per client address', async () => {
+  const hits: string[] = [];
+  const app = make(fakeData().data, undefined, {
+    hit: async (scope, subject, rule) => (hits.push(`${scope}:${subject}:${rule.max}`), hits.length > 2 ? { allowed: false, retryAfterSeconds: 42 } : { allowed: true, remaining: 1 }),
+  });
+  const attempt = () => app.inject({ method: 'POST', url: '/admin/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=guess' });
+  expect((await attempt()).statusCode).toBe(401);
+  expect((await attempt()).statusCode).toBe(401);
+  const limited = await attempt();
+  expect(limited.statusCode).toBe(429);
+  expect(limited.headers['retry-after']).toBe('42');
+  expect(limited.json()).toMatchObject({ code: 'rate_limited' });
+  expect(hits[0]).toBe('admin-login:127.0.0.1:20');
+});

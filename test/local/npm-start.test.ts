@@ -1,0 +1,147 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, test } from 'vitest';
+import { runCli } from '../magic-link/helpers.ts';
+import { startProcess, type RunningProcess } from '../process.ts';
+import { waitFor } from '../wait.ts';
+
+// `npm start` exactly as a newcomer runs it (node --import tsx deploy/local/start.ts), with nothing
+// listening at NATS_URL and no SMTP_URL, then `npm run demo` against it, then Ctrl-C (SIGINT).
+const GRACE_MS = 5_000;
+const dataDir = mkdtempSync(join(tmpdir(), 'handoff-start-'));
+const launchers: RunningProcess[] = [];
+
+const listen = (port: number) =>
+  new Promise<number | undefined>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
+    });
+  });
+const freePort = async () => (await listen(0))!;
+/** Three consecutive free ports: the launcher gives auth, mailer and ticketing base, base+1, base+2. */
+const freeRun = async (): Promise<number> =>
+  waitFor(async () => {
+    const base = await freePort();
+    const next = [await listen(base + 1), await listen(base + 2)];
+    return base + 2 < 65_536 && next.every((p) => p !== undefined) ? base : undefined;
+  }, { what: 'three consecutive free ports' });
+
+const ports = { nats: 0, gateway: 0, webhook: 0, inbox: 0, smtp: 0, workers: 0 };
+const startEnv = () => ({
+  NATS_URL: `nats://127.0.0.1:${ports.nats}`,
+  DATA_DIR: dataDir,
+  GATEWAY_PORT: String(ports.gateway),
+  WEBHOOK_PORT: String(ports.webhook),
+  INBOX_PORT: String(ports.inbox),
+  INBOX_SMTP_PORT: String(ports.smtp),
+  WORKER_HEALTH_PORT: String(ports.workers),
+  SHUTDOWN_GRACE_MS: String(GRACE_MS),
+  LOG_LEVEL: 'warn',
+  SMTP_URL: undefined,
+  WEBHOOK_SECRET: undefined,
+  ADMIN_TOKEN: undefined,
+  PUBLIC_URL: undefined,
+  APP_URL: undefined,
+});
+
+interface Ready {
+  gateway: string;
+  webhooks: string;
+  admin: string;
+  inbox: string;
+  nats: string;
+  pids: Record<string, number>;
+}
+
+const start = async (): Promise<{ launcher: RunningProcess; ready: Ready }> => {
+  const launcher = startProcess('deploy/local/start.ts', { env: startEnv(), name: 'npm start' });
+  launchers.push(launcher);
+  await launcher.waitForOutput(/^handoff ready \{.*\}$/m, 120_000);
+  const line = launcher.output().split('\n').find((l) => l.startsWith('handoff ready '))!;
+  return { launcher, ready: JSON.parse(line.slice('handoff ready '.length)) as Ready };
+};
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The launcher and everything under it (services, nats-server, ticketing's render processes). */
+const processTree = (root: number): number[] => {
+  const table = execFileSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of table) if (ppid === tree[i]) tree.push(pid);
+  return tree;
+};
+
+/** SIGINT, as Ctrl-C; every process of the tree must be gone within the grace period (plus start-up slack). */
+const interrupt = async (launcher: RunningProcess) => {
+  const tree = processTree(launcher.pid);
+  launcher.child.kill('SIGINT');
+  const code = await waitFor(() => launcher.child.exitCode ?? undefined, { timeoutMs: GRACE_MS + 5_000, what: 'the launcher to exit after SIGINT' });
+  await waitFor(() => tree.every((pid) => !alive(pid)) || undefined, { timeoutMs: 2_000, what: `every process of ${tree.join(', ')} to exit` });
+  return { code, tree };
+};
+
+afterAll(async () => {
+  for (const l of launchers) await l.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const keptEmail = `kept.${Date.now().toString(36)}@example.test`;
+
+test('npm start with nothing at NATS_URL runs the whole system; the demo passes; SIGINT stops every process', async () => {
+  Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), inbox: await freePort(), smtp: await freePort(), workers: await freeRun() });
+  const { launcher, ready } = await start();
+  expect(launcher.output()).toContain(`no NATS server at nats://127.0.0.1:${ports.nats}: starting one`);
+  expect(ready).toMatchObject({ gateway: `http://localhost:${ports.gateway}`, inbox: `http://127.0.0.1:${ports.inbox}`, nats: `nats://127.0.0.1:${ports.nats}` });
+  expect(Object.keys(ready.pids).sort()).toEqual(['auth', 'gateway', 'mailer', 'nats-server', 'ticketing', 'webhook-ingest']);
+  // The dashboard is on (npm start makes an ADMIN_TOKEN) and refuses a visitor without it.
+  expect((await fetch(`http://127.0.0.1:${ports.gateway}/admin`)).status).toBe(401);
+  const added = await runCli(['users', 'add', keptEmail, '--name', 'Kept Across Restarts'], { NATS_URL: ready.nats });
+  expect(added.output).toMatch(/^added user/);
+
+  const demo = startProcess('deploy/local/demo.ts', {
+    env: {
+      GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
+      WEBHOOK_URL: `http://127.0.0.1:${ports.webhook}/webhooks/payments`,
+      INBOX_URL: ready.inbox,
+      NATS_URL: ready.nats,
+      DATA_DIR: dataDir,
+      WEBHOOK_SECRET: undefined,
+      DEMO_TIMEOUT_MS: '60000',
+    },
+    name: 'demo',
+  });
+  const demoCode = await demo.exited;
+
+  // Checked after SIGINT so a failing demo still shows whether shutdown works.
+  const { code, tree } = await interrupt(launcher);
+  expect(code).toBe(0);
+  expect(tree.length).toBeGreaterThanOrEqual(7);
+  expect(launcher.output()).toMatch(/\[start\] stopped/);
+  expect(demoCode, `demo output:\n${demo.output()}\nlauncher output (tail):\n${launcher.output().slice(-4000)}`).toBe(0);
+  expect(demo.output()).toMatch(/demo complete in \d+ ms/);
+});
+
+test('a second npm start on the same DATA_DIR finds the user the first one stored', async () => {
+  const { launcher, ready } = await start();
+  expect(launcher.output()).toContain('starting one');
+  const again = await runCli(['users', 'add', keptEmail], { NATS_URL: ready.nats });
+  expect(again.code, again.output).toBe(0);
+  expect(again.output).toMatch(/already exists; nothing changed/);
+  expect((await interrupt(launcher)).code).toBe(0);
+});
