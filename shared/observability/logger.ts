@@ -70,5 +70,7 @@ export const createLogger = (options: LoggerOptions): Logger =>
         },
       },
     },
-    options.destination,
+    // Asynchronous stdout: lines written while a write is in flight go out together, instead of one
+    // blocking write syscall per line (a job runner logs a line per job). Flushed on exit.
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
   );

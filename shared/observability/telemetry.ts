@@ -43,7 +43,15 @@ export const startTelemetry = (options: { service: string; version: string; env:
     }),
     serviceName: env.OTEL_SERVICE_NAME ?? options.service,
     spanProcessors: processors,
-    instrumentations: [new FastifyOtelInstrumentation({ registerOnInitialization: true })],
+    instrumentations: [
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        // The request URL would carry secrets in its query (`/auth/verify?token=…`): keep the path only.
+        requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? ''),
+        // Probes and scrapes every few seconds would bury the traces that matter.
+        ignorePaths: (route) => route.url === '/healthz' || route.url === '/readyz' || route.url === '/metrics',
+      }),
+    ],
     // Metrics are served as Prometheus text by each service; logs go to stdout through pino.
     metricReaders: [],
     logRecordProcessors: [],

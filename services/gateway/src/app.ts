@@ -1,13 +1,14 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerOperations } from '../../../shared/observability/http.ts';
 import type { Log } from '../../../shared/observability/logger.ts';
+import type { Metrics } from '../../../shared/observability/metrics.ts';
 import type { AuthClient } from './auth-client.ts';
 import type { AdminData } from './admin/data.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
 import { createErrorHandler, HttpProblem, sendProblem } from './errors.ts';
 import type { RateLimiter, RateRule } from './rate-limit.ts';
 import { registerAuthRoutes, type MagicLinkJobs } from './routes/auth.ts';
-import { registerHealthRoutes } from './routes/health.ts';
 import { registerOrderRoutes, type OrderRoutesDeps } from './routes/orders.ts';
 import { createRequireSession } from './session.ts';
 
@@ -23,6 +24,8 @@ export interface AppDeps {
     rateLimits: { email: RateRule; ip: RateRule };
   };
   log: Log;
+  /** Request metrics and `/metrics`; absent in unit tests. */
+  metrics?: Metrics;
   /** Orders and ticket downloads; main.ts always passes them, tests of other routes may not. */
   orders?: Omit<OrderRoutesDeps, 'requireSession'>;
   /** The /admin dashboard; absent (ADMIN_TOKEN unset) → every /admin path is a 404. */
@@ -31,7 +34,14 @@ export interface AppDeps {
 
 /** The gateway's HTTP surface; it never listens, so tests drive it with `inject()`. */
 export const buildApp = (deps: AppDeps): FastifyInstance => {
-  const app = Fastify({ logger: false, trustProxy: deps.config.trustProxy, bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    logger: false,
+    trustProxy: deps.config.trustProxy,
+    bodyLimit: 64 * 1024,
+    // Errors raised before routing (a malformed URL such as `/orders/%ZZ`) skip the error handler;
+    // without this they answer fastify's own application/json (found by test/fuzz/gateway.fuzz.test.ts).
+    frameworkErrors: (error, request, reply) => sendProblem(reply, request, new HttpProblem('bad_request', error.message)),
+  });
   // JSON only: a form post or text body is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
   void app.register(fastifyCookie);
@@ -48,7 +58,7 @@ export const buildApp = (deps: AppDeps): FastifyInstance => {
 
   const secureCookies = new URL(deps.config.publicUrl).protocol === 'https:';
   const requireSession = createRequireSession({ auth: deps.auth, secureCookies });
-  registerHealthRoutes(app, { isReady: deps.isReady });
+  registerOperations(app, { isReady: deps.isReady, metrics: deps.metrics });
   registerAuthRoutes(app, {
     jobs: deps.jobs,
     auth: deps.auth,

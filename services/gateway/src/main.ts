@@ -9,6 +9,7 @@ import { ensureBucket } from '../../../shared/messaging/ensure.ts';
 import { createMessaging, ensureDeclarations } from '../../../shared/messaging/runtime.ts';
 import { createRpcClient } from '../../../shared/messaging/rpc.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { createMetrics } from '../../../shared/observability/metrics.ts';
 import { createAdminData } from './admin/data.ts';
 import { buildApp } from './app.ts';
 import { createAuthClient } from './auth-client.ts';
@@ -54,6 +55,7 @@ const app = buildApp({
     },
   },
   log,
+  metrics: createMetrics({ service: 'gateway' }),
 });
 await app.listen({ port: config.GATEWAY_PORT, host: config.GATEWAY_HOST });
 const address = app.server.address();

@@ -1,6 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PAYMENT_SUCCEEDED, PaymentEvent, PaymentSucceededData } from '../../../shared/contracts/payments.ts';
+import { registerOperations } from '../../../shared/observability/http.ts';
 import type { Log } from '../../../shared/observability/logger.ts';
+import type { Metrics } from '../../../shared/observability/metrics.ts';
 import { problem, type ErrorCode } from './errors.ts';
 import type { VerifySignature } from './verify-signature.ts';
 
@@ -12,6 +14,7 @@ export interface IngestDeps {
   store: StoreEvent;
   isReady(): boolean;
   log: Log;
+  metrics?: Metrics;
   bodyLimit?: number;
 }
 
@@ -35,7 +38,14 @@ const malformed = (raw: Buffer): string | undefined => {
 
 /** The public webhook endpoint. Never listens: main.ts does, tests use `inject()`. */
 export const buildApp = (deps: IngestDeps): FastifyInstance => {
-  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit ?? 256 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimit ?? 256 * 1024,
+    // Errors raised before routing (a malformed URL) skip the error handler; answer them as problems
+    // too (found by test/fuzz/webhook-ingest.fuzz.test.ts).
+    frameworkErrors: (error, _req, reply) =>
+      void (reply as import('fastify').FastifyReply).code(400).type('application/problem+json').send(problem('body_malformed', error.message)),
+  });
 
   // The signature covers the exact bytes the provider sent: keep them, whatever the content type.
   app.removeAllContentTypeParsers();
@@ -54,11 +64,7 @@ export const buildApp = (deps: IngestDeps): FastifyInstance => {
     return send(reply, 'internal');
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const ready = deps.isReady();
-    return reply.code(ready ? 200 : 503).send({ ready });
-  });
+  registerOperations(app, { isReady: deps.isReady, metrics: deps.metrics });
 
   app.post('/webhooks/payments', async (req, reply) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

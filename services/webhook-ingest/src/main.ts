@@ -7,6 +7,7 @@ import { ensureStream } from '../../../shared/messaging/ensure.ts';
 import { createPublisher } from '../../../shared/messaging/publish.ts';
 import { installShutdown } from '../../../shared/lifecycle/shutdown.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
+import { createMetrics } from '../../../shared/observability/metrics.ts';
 import { buildApp } from './app.ts';
 import { ingestEnv } from './config.ts';
 import { createEventStore } from './store-event.ts';
@@ -28,9 +29,11 @@ const connection = watchConnection(nc);
 await ensureStream({ jsm: await jetstreamManager(nc), log, replicas: config.JS_REPLICAS }, STREAMS.PAYMENTS);
 const publisher = createPublisher(jetstream(nc));
 
+let draining = false;
 const app = buildApp({
   verify: createSignatureVerifier(config.WEBHOOK_SECRET),
-  isReady: connection.connected,
+  isReady: () => !draining && connection.connected(),
+  metrics: createMetrics({ service: SERVICE }),
   log,
   store: createEventStore(publisher, { timeoutMs: config.WEBHOOK_PUBLISH_TIMEOUT_MS }),
 });
@@ -40,6 +43,7 @@ const address = app.server.address();
 log.info({ port: typeof address === 'object' && address ? address.port : config.WEBHOOK_PORT }, 'service ready');
 
 installShutdown(async () => {
+  draining = true;
   await app.close();
   await nc.drain();
 }, log);
