@@ -52,3 +52,19 @@ test('a job that fails twice then succeeds shows three consumer spans in one tra
   // The handler's own publishes (the test reports) are producer spans in the same trace.
   expect(otlp.spans().some((s) => s.traceId === traceId && s.kind === 4)).toBe(true);
 });
+
+test('the standard OTEL_* variables apply: http/json export and OTEL_SERVICE_NAME', async () => {
+  const other = await createRuntimeFixture(server.url);
+  try {
+    await other.startWorker({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'renamed-worker' });
+    await other.enqueue({ id: 'json-export', plan: ['ok'] });
+    const span = await waitFor(() => otlp.spans().find((s) => s.kind === 5 && s.attributes['messaging.message.id'] === 'json-export'), {
+      timeoutMs: 15_000,
+      what: 'the span exported as JSON',
+    });
+    expect(span.service).toBe('renamed-worker');
+    expect(otlp.requests().json).toBeGreaterThan(0);
+  } finally {
+    await other.close();
+  }
+});
