@@ -1,4 +1,5 @@
 import type { Log } from '../observability/logger.ts';
+import { flushTraces } from '../observability/tracing.ts';
 
 /**
  * SIGTERM/SIGINT → run `drain` once, then exit 0 (1 if draining failed). A second signal while
@@ -13,16 +14,19 @@ export const installShutdown = (drain: () => Promise<void>, log: Log, proc: Node
     }
     draining = true;
     log.info({ signal }, 'shutting down: draining in-flight work');
-    drain().then(
-      () => {
-        log.info({}, 'shutdown complete');
-        proc.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
-        proc.exit(1);
-      },
-    );
+    // Buffered spans are exported before the exit, whether draining worked or not.
+    drain()
+      .finally(() => flushTraces())
+      .then(
+        () => {
+          log.info({}, 'shutdown complete');
+          proc.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
+          proc.exit(1);
+        },
+      );
   };
   proc.on('SIGTERM', onSignal);
   proc.on('SIGINT', onSignal);

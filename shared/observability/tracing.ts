@@ -52,3 +52,14 @@ export const linkFromTraceparent = (traceparent: string | undefined): Link | und
   const spanContext = trace.getSpanContext(propagation.extract(context.active(), { traceparent }));
   return spanContext && trace.isSpanContextValid(spanContext) ? { context: spanContext } : undefined;
 };
+
+/**
+ * Exports spans still buffered, through the globally registered provider (the OpenTelemetry API's
+ * own registry), so the last spans before an exit are not lost. Gives up after `timeoutMs`.
+ */
+export const flushTraces = async (timeoutMs = 2_000): Promise<void> => {
+  const proxy = trace.getTracerProvider() as { getDelegate?: () => unknown };
+  const provider = (proxy.getDelegate?.() ?? proxy) as { forceFlush?: () => Promise<void> };
+  if (typeof provider.forceFlush !== 'function') return;
+  await Promise.race([provider.forceFlush().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+};
