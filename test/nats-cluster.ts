@@ -71,9 +71,9 @@ export const startNatsCluster = async (options: { size?: number } = {}): Promise
       [/^http_port: .*$/m, 'http_port: -1'],
       // The store comes from startNatsServer's -sd (one directory per node, kept across restarts).
       [/^jetstream: \{[^}]*\}/m, 'jetstream: enabled'],
-      [/^  name: handoff$/m, `  name: ${clusterName}`],
-      [/^  port: 6222$/m, `  listen: 127.0.0.1:${clusterPorts[index]}`],
-      [/^  routes: \[[^\]]*\]/m, `  routes: [\n${routes}\n  ]`],
+      [/^ {2}name: handoff$/m, `  name: ${clusterName}`],
+      [/^ {2}port: 6222$/m, `  listen: 127.0.0.1:${clusterPorts[index]}`],
+      [/^ {2}routes: \[[^\]]*\]/m, `  routes: [\n${routes}\n  ]`],
       // Lame duck mode is for pod rollouts; a test's stop() should not wait for it.
       [/^lame_duck_duration: .*$/m, ''],
       [/^lame_duck_grace_period: .*$/m, ''],

@@ -28,6 +28,8 @@ export const APP_ACCOUNT = 'HANDOFF';
 export const inboxPrefix = (service: string) => defaultInboxPrefix(service);
 
 export interface ServiceNeeds {
+  /** Starts the shared runtime (createMessaging), which ensures the DLQ stream and attempt log. */
+  runtime: boolean;
   /** Streams it ensures at start (create if missing, update to the declaration). */
   streams: readonly StreamSpec[];
   /** Subjects it publishes into streams (PubAck comes back on its inbox). */
@@ -51,6 +53,7 @@ const rpcOf = (prefix: string) => Object.values(SUBJECTS).filter((s) => s.starts
 
 export const NEEDS: Record<ServiceName, ServiceNeeds> = {
   gateway: {
+    runtime: true,
     streams: [STREAMS.AUTH],
     publishes: [SUBJECTS.magicLinkRequested],
     jobs: [],
@@ -62,6 +65,7 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
     calls: [SUBJECTS.authVerifyToken, SUBJECTS.authGetSession, SUBJECTS.authEndSession, ...rpcOf('ticketing.rpc.')],
   },
   'webhook-ingest': {
+    runtime: false,
     streams: [STREAMS.PAYMENTS],
     publishes: [SUBJECTS.paymentReceived],
     jobs: [],
@@ -72,6 +76,7 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
     calls: [],
   },
   auth: {
+    runtime: true,
     streams: [STREAMS.AUTH, STREAMS.MAIL],
     publishes: [SUBJECTS.mailSend],
     jobs: jobs(AUTH_JOBS.magicLink as JobSpec<never>),
@@ -82,6 +87,7 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
     calls: [],
   },
   ticketing: {
+    runtime: true,
     streams: [STREAMS.PAYMENTS, STREAMS.TICKETS, STREAMS.TICKET_EVENTS],
     publishes: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsReady],
     jobs: jobs(
@@ -97,6 +103,7 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
     calls: [],
   },
   mailer: {
+    runtime: true,
     streams: [STREAMS.MAIL, STREAMS.TICKETS, STREAMS.TICKET_EVENTS],
     publishes: [SUBJECTS.ticketsSent],
     jobs: jobs(MAIL_JOBS.send as JobSpec<never>, ticketsReadyMailJob as JobSpec<never>),
@@ -163,11 +170,13 @@ const workerBasics = (service: ServiceNeeds) => {
     // createMessaging ensures the dead-letter stream and the attempt log on every worker start.
     ...streamAdmin(STREAMS.DLQ.name),
     ...streamAdmin(stream),
+    // Buckets read through the stream leader (ensureBucket: allow_direct false), whose request
+    // carries the key in its body: reads cannot be limited per key, writes below are.
+    `${API}.STREAM.MSG.GET.${stream}`,
     ...service.jobs.flatMap((job) => [
       deadLetterSubject(job.stream, job.consumer),
-      // Attempt-log keys are `<stream>.<consumer>.<seq>`: a worker touches only its own consumers' keys.
+      // Attempt-log keys are `<stream>.<consumer>.<seq>`: a worker writes only its own consumers' keys.
       `$KV.${BUCKETS.jobAttempts.name}.${job.stream}.${job.consumer}.>`,
-      `${API}.DIRECT.GET.${stream}.$KV.${BUCKETS.jobAttempts.name}.${job.stream}.${job.consumer}.>`,
     ]),
   ];
 };
@@ -182,7 +191,7 @@ export const permissionsFor = (name: ServiceName): Permissions => {
     ...service.streams.flatMap((s) => streamAdmin(s.name)),
     ...service.publishes,
     ...service.jobs.flatMap((job) => consumerUse(job.stream, job.consumer)),
-    ...(service.jobs.length > 0 ? workerBasics(service) : []),
+    ...(service.runtime ? workerBasics(service) : []),
     ...service.buckets.flatMap((b) => bucketOwner(b.name)),
     ...service.objectStores.flatMap((o) => objectStoreOwner(o.name)),
     ...service.readsObjectStores.flatMap((o) => streamRead(`OBJ_${o.name}`)),

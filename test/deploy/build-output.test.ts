@@ -82,6 +82,26 @@ test('the build emits JavaScript only, including the process-pool host that is f
   expect(tsImports).toEqual([]);
 });
 
+test('the Dockerfile builds the way this test does and starts services the way this test does', () => {
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+  expect(dockerfile).toMatch(/^RUN npm ci\b/m);
+  expect(dockerfile).toMatch(/^RUN npm run build$/m);
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const runtime = (stages.at(-1) ?? '')
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('#'))
+    .join('\n');
+  // The runtime stage: production dependencies, compiled output, an unprivileged user, plain node.
+  expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  expect(runtime).toMatch(/COPY --from=\S+ .*\/app\/node_modules/);
+  expect(runtime).toMatch(/COPY --from=build .*\/app\/dist/);
+  expect(runtime).toMatch(/^USER [1-9]\d*(:[1-9]\d*)?$/m);
+  expect(runtime).toMatch(/^ENTRYPOINT \["node", "dist\/services\/launch\.js"\]$/m);
+  expect(runtime).not.toMatch(/tsx/);
+});
+
 test('the launcher refuses an unknown service with its usage and exit code 2', async () => {
   const run = launch(['no-such-service']);
   expect(await run.exited).toBe(2);

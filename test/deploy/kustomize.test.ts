@@ -250,6 +250,11 @@ describe('overlay differences', () => {
     expect(envOf(find(dev, 'StatefulSet', 'nats')!.spec.template.spec.containers[0], 'NATS_CONFIG').value).toBe('/etc/nats/server.conf');
   });
 
+  test('dev example NATS passwords pass the start-up rule of the broker, so the dev overlay boots', () => {
+    const secret = dev.find((o) => o.kind === 'Secret' && o.metadata.name.startsWith('nats-passwords'))!;
+    for (const v of PASSWORD_VARIABLES) expect(decode(secret, v), v).toMatch(/^[A-Za-z][A-Za-z0-9]{15,}$/);
+  });
+
   test('prod commits no secret values', () => {
     for (const secret of prod.filter((o) => o.kind === 'Secret')) {
       for (const key of Object.keys(secret.data)) expect(decode(secret, key), `${secret.metadata.name}.${key}`).toBe('');
@@ -263,7 +268,7 @@ describe('a private overlay on top of prod', () => {
 
   test('replaces the Secrets, and every reference follows the new names', () => {
     writeFileSync(join(dir, 'secrets.env'), 'WEBHOOK_SECRET=whsec_dGVzdA==\nADMIN_TOKEN=t0123456789abcdef\nSMTP_URL=smtp://relay:587\n');
-    writeFileSync(join(dir, 'nats.env'), PASSWORD_VARIABLES.map((v) => `${v}=${v.toLowerCase()}-0123456789`).join('\n'));
+    writeFileSync(join(dir, 'nats.env'), PASSWORD_VARIABLES.map((v) => `${v}=p${v.toLowerCase().replace(/[^a-z0-9]/g, '')}0123456789`).join('\n'));
     writeFileSync(
       join(dir, 'kustomization.yaml'),
       [
@@ -285,6 +290,6 @@ describe('a private overlay on top of prod', () => {
     const smtpRef = envOf(mailer, 'SMTP_URL').valueFrom.secretKeyRef;
     expect(decode(find(objs, 'Secret', smtpRef.name)!, 'SMTP_URL')).toBe('smtp://relay:587');
     const passwordRef = envOf(mailer, 'NATS_PASSWORD').valueFrom.secretKeyRef;
-    expect(decode(find(objs, 'Secret', passwordRef.name)!, passwordRef.key)).toBe('nats_password_mailer-0123456789');
+    expect(decode(find(objs, 'Secret', passwordRef.name)!, passwordRef.key)).toBe('pnatspasswordmailer0123456789');
   });
 });

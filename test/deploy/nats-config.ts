@@ -12,8 +12,13 @@ export const natsDir = fileURLToPath(new URL('../../deploy/nats/', import.meta.u
 
 export type Passwords = Record<string, string>;
 
+/**
+ * nats-server parses an environment variable's value as a config token, so a password starting
+ * with a digit or `-` is read as a number (or fails): passwords are a letter, then letters and
+ * digits — the rule the StatefulSet enforces too.
+ */
 export const randomPasswords = (): Passwords =>
-  Object.fromEntries(PASSWORD_VARIABLES.map((v) => [v, randomBytes(18).toString('base64url')]));
+  Object.fromEntries(PASSWORD_VARIABLES.map((v) => [v, `p${randomBytes(18).toString('hex')}`]));
 
 export const passwordOf = (passwords: Passwords, user: string): string => {
   const value = passwords[passwordVariable(user)];
