@@ -31,10 +31,15 @@ export const gatewayEnv = z.object({
   AUTH_RPC_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
   /**
    * Turns on the /admin dashboard (queues, dead letters with replay, orders); unset (the default)
-   * → every /admin path answers 404. At least 16 characters. The gateway's NATS user then also
-   * needs the JetStream read and DLQ replay subjects.
+   * → every /admin path answers 404. At least 16 characters.
    */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * NATS credentials the dashboard uses (a separate connection), e.g. the `admin` user of
+   * deploy/nats/: the gateway's own user stays least-privilege. Unset → the gateway's connection.
+   */
+  NATS_ADMIN_USER: z.string().optional(),
+  NATS_ADMIN_PASSWORD: z.string().optional(),
   /** How long to wait for JetStream to store a job before answering 503 (default 3 s). */
   PUBLISH_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
 });

@@ -1,3 +1,4 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { BUCKETS } from '../../../shared/contracts/buckets.ts';
 import { STREAMS } from '../../../shared/contracts/streams.ts';
 import { SUBJECTS } from '../../../shared/contracts/subjects.ts';
@@ -7,6 +8,7 @@ import { connectNats } from '../../../shared/messaging/connect.ts';
 import { watchConnection } from '../../../shared/messaging/connection-state.ts';
 import { ensureBucket } from '../../../shared/messaging/ensure.ts';
 import { createMessaging, ensureDeclarations } from '../../../shared/messaging/runtime.ts';
+import { createPublisher } from '../../../shared/messaging/publish.ts';
 import { createRpcClient } from '../../../shared/messaging/rpc.ts';
 import { createLogger } from '../../../shared/observability/logger.ts';
 import { createMetrics } from '../../../shared/observability/metrics.ts';
@@ -27,6 +29,14 @@ await ensureDeclarations(messaging, { streams: [STREAMS.AUTH] });
 const limiter = createKvRateLimiter(await ensureBucket(nc, BUCKETS.rateLimits, config.JS_REPLICAS));
 
 let draining = false;
+// The dashboard reads every stream and replays dead jobs to any subject: with NATS users in force
+// it gets its own connection as an operator, and the public-facing connection keeps its few rights.
+const adminNc =
+  config.ADMIN_TOKEN && config.NATS_ADMIN_USER
+    ? await connectNats({ url: config.NATS_URL, name: 'gateway-admin', user: config.NATS_ADMIN_USER, password: config.NATS_ADMIN_PASSWORD, log })
+    : nc;
+const adminJs = jetstream(adminNc);
+
 const app = buildApp({
   jobs: {
     requestMagicLink: async (job) =>
@@ -41,7 +51,12 @@ const app = buildApp({
   admin: config.ADMIN_TOKEN
     ? {
         token: config.ADMIN_TOKEN,
-        data: createAdminData({ ...messaging, rpc: createRpcClient(nc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS }) }),
+        data: createAdminData({
+          js: adminJs,
+          jsm: await jetstreamManager(adminNc),
+          publisher: createPublisher(adminJs, { retryForMs: 5_000 }),
+          rpc: createRpcClient(adminNc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS }),
+        }),
       }
     : undefined,
   isReady: () => !draining && connection.connected(),
@@ -64,6 +79,7 @@ const port = typeof address === 'object' && address ? address.port : config.GATE
 installShutdown(async () => {
   draining = true;
   await app.close();
+  if (adminNc !== nc) await adminNc.drain();
   await nc.drain();
 }, log);
 log.info({ port }, 'service ready');
