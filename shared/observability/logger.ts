@@ -19,19 +19,19 @@ export const maskEmail = (text: string): string => text.replace(EMAIL, '$1***@$2
 // Secrets never reach a log line, whatever object they travel in: any field with one of these
 // names is replaced, at any depth. Matched by name in one walk (cheaper than pino's wildcard
 // redaction paths, which cost a job runner half its throughput at one line per job).
-const SECRET_KEYS = new Set([
-  'token',
-  'rawtoken',
-  'sessionid',
-  'session',
-  'password',
-  'pass',
-  'secret',
-  'cookie',
-  'authorization',
-  'set-cookie',
-  'webhook-signature',
-]);
+const SECRET_KEY = /^(token|rawtoken|sessionid|session|password|pass|secret|cookie|authorization|set-cookie|webhook-signature)$/i;
+
+/** True when `value` holds a secret field or an address: most lines hold neither and are not copied. */
+const needsSanitizing = (value: unknown, depth: number): boolean => {
+  if (typeof value === 'string') return value.includes('@');
+  if (value === null || typeof value !== 'object' || depth > 6) return false;
+  if (value instanceof Error) return true;
+  if (Array.isArray(value)) return value.some((item) => needsSanitizing(item, depth + 1));
+  for (const key in value) {
+    if (SECRET_KEY.test(key) || needsSanitizing((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+};
 
 const sanitize = (value: unknown, depth: number): unknown => {
   if (typeof value === 'string') return value.includes('@') ? maskEmail(value) : value;
@@ -40,7 +40,7 @@ const sanitize = (value: unknown, depth: number): unknown => {
   if (Array.isArray(value)) return value.map((item) => sanitize(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    out[key] = SECRET_KEYS.has(key.toLowerCase()) ? '[redacted]' : sanitize((value as Record<string, unknown>)[key], depth + 1);
+    out[key] = SECRET_KEY.test(key) ? '[redacted]' : sanitize((value as Record<string, unknown>)[key], depth + 1);
   }
   return out;
 };
@@ -61,7 +61,7 @@ export const createLogger = (options: LoggerOptions): Logger =>
       base: { service: options.service },
       // trace_id/span_id of the active span tie every line to its trace in Jaeger.
       mixin: () => ({ ...traceFields(), ...options.mixin?.() }),
-      formatters: { log: (obj) => sanitize(obj, 0) as Record<string, unknown> },
+      formatters: { log: (obj) => (needsSanitizing(obj, 0) ? (sanitize(obj, 0) as Record<string, unknown>) : obj) },
       hooks: {
         // Messages are strings built by our own code, but may still carry an address.
         logMethod(args, method) {
