@@ -8,21 +8,6 @@ export const table = (header: readonly string[], rows: ReadonlyArray<ReadonlyArr
     .join('\n');
 };
 
-/** 90061000 → `1d 1h`; the two largest units are enough to judge an age. */
-export const formatAge = (ms: number): string => {
-  if (ms < 1_000) return `${Math.max(0, Math.round(ms))}ms`;
-  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]];
-  const parts: string[] = [];
-  let rest = ms;
-  for (const [name, size] of units) {
-    if (rest >= size && parts.length < 2) {
-      parts.push(`${Math.floor(rest / size)}${name}`);
-      rest %= size;
-    }
-  }
-  return parts.join(' ');
-};
-
 /** `30m`, `12h`, `7d`, `90s` → milliseconds; undefined when it does not parse. */
 export const parseDuration = (text: string): number | undefined => {
   const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());

@@ -2,7 +2,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { getDeadLetter, listDeadLetters, purgeDeadLetters, replayDeadLetter } from '../../../shared/messaging/dead-letter.ts';
 import { createPublisher } from '../../../shared/messaging/publish.ts';
 import { parseArgs, UsageError, type CliContext, type Command } from '../dispatch.ts';
-import { formatAge, parseDuration, table } from '../table.ts';
+import { formatAge } from '../../../shared/observability/format-age.ts';
+import { parseDuration, table } from '../table.ts';
 
 const handles = async (ctx: CliContext) => {
   const nc = await ctx.nats();

@@ -1,7 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { readQueues } from '../../../shared/messaging/queue-stats.ts';
 import { parseArgs, UsageError, type Command } from '../dispatch.ts';
-import { formatAge, table } from '../table.ts';
+import { formatAge } from '../../../shared/observability/format-age.ts';
+import { table } from '../table.ts';
 
 export const queues: Command = {
   path: ['queues'],

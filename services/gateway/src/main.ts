@@ -17,7 +17,7 @@ import { buildApp } from './app.ts';
 import { createAuthClient } from './auth-client.ts';
 import { gatewayEnv } from './config.ts';
 import { createKvRateLimiter } from './rate-limit.ts';
-import { createTicketFiles } from './ticket-files.ts';
+import { createTicketFiles } from '../../../shared/messaging/ticket-files.ts';
 
 const config = parseEnv(gatewayEnv, process.env);
 const log = createLogger({ service: 'gateway', level: config.LOG_LEVEL });

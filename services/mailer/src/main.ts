@@ -17,7 +17,7 @@ import { mailSendJob } from './mail-job.ts';
 import { createKvSentRecords } from './sent-records.ts';
 import { createSmtpTransport, senderDomain } from './transport.ts';
 import { createSendTickets } from './handlers/send-tickets.ts';
-import { createTicketFiles } from './ticket-files.ts';
+import { createTicketFiles } from '../../../shared/messaging/ticket-files.ts';
 import { ticketsMailJob } from './tickets-mail-job.ts';
 
 const config = parseEnv(mailerEnv, process.env);

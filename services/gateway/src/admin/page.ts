@@ -3,24 +3,13 @@ import type { StoredDeadLetter } from '../../../../shared/messaging/dead-letter.
 import type { ConsumerRow } from '../../../../shared/messaging/queue-stats.ts';
 import type { OrdersResult } from './data.ts';
 import type { AdminSnapshot } from './snapshot.ts';
+import { formatAge } from '../../../../shared/observability/format-age.ts';
 
 /** Server-rendered admin pages. Every value goes through `esc`; the inline script only swaps fragments. */
 export const esc = (value: unknown): string =>
   String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export const age = (ms: number): string => {
-  if (ms < 1_000) return 'just now';
-  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]];
-  const parts: string[] = [];
-  let rest = ms;
-  for (const [name, size] of units) {
-    if (rest >= size && parts.length < 2) {
-      parts.push(`${Math.floor(rest / size)}${name}`);
-      rest %= size;
-    }
-  }
-  return parts.join(' ');
-};
+export const age = (ms: number): string => (ms < 1_000 ? 'just now' : formatAge(ms));
 
 const CSS = `
 :root{--ink:#18202b;--muted:#5f6b7a;--line:#e3e8ef;--bg:#f6f8fb;--card:#fff;--accent:#1f5fbf;--warn:#a15c00;--warn-bg:#fff4e0;--bad:#b42318;--bad-bg:#fdecea;--ok:#1c7a43;--ok-bg:#e6f6ec}

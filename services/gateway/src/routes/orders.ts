@@ -5,7 +5,7 @@ import { ticketObjectName } from '../../../../shared/contracts/tickets.ts';
 import { RpcUnavailableError, type RpcClient } from '../../../../shared/messaging/rpc.ts';
 import { HttpProblem } from '../errors.ts';
 import { sessionOf } from '../session.ts';
-import type { TicketFiles } from '../ticket-files.ts';
+import type { TicketFiles } from '../../../../shared/messaging/ticket-files.ts';
 
 export interface OrderRoutesDeps {
   /** Request/reply to ticketing, the owner of orders. */

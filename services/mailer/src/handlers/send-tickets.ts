@@ -6,7 +6,7 @@ import type { JobContext } from '../../../../shared/messaging/job-runner.ts';
 import type { Publisher } from '../../../../shared/messaging/publish.ts';
 import { sendOnce, type SentRecords } from '../sent-records.ts';
 import { renderTickets } from '../templates/tickets.ts';
-import type { TicketFiles } from '../ticket-files.ts';
+import type { TicketFiles } from '../../../../shared/messaging/ticket-files.ts';
 import type { MailTransport } from '../transport.ts';
 
 export interface SendTicketsDeps {

@@ -1,8 +1,8 @@
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { OBJECT_STORES } from '../../../shared/contracts/buckets.ts';
+import { OBJECT_STORES } from '../contracts/buckets.ts';
 
-/** Reads ticket PDFs from ticketing's object store (read-only); it is opened, never created, on first use. */
+/** Reads ticket PDFs from ticketing's object store (gateway downloads, mailer attachments); opened, never created, on first use. */
 export interface TicketFiles {
   get(object: string): Promise<Uint8Array | null>;
 }
