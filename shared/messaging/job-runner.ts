@@ -67,9 +67,8 @@ export interface JobRunner {
   stop(graceMs: number): Promise<void>;
 }
 
-const noopObserver: RunnerObserver = {
-  attemptStarted: () => ({ run: (fn) => fn(), finished: () => undefined }),
-};
+const noObservation: ReturnType<RunnerObserver['attemptStarted']> = { run: (fn) => fn(), finished: () => undefined };
+const noopObserver: RunnerObserver = { attemptStarted: () => noObservation };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

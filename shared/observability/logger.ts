@@ -65,7 +65,8 @@ export const createLogger = (options: LoggerOptions): Logger =>
       hooks: {
         // Messages are strings built by our own code, but may still carry an address.
         logMethod(args, method) {
-          const masked = args.map((arg) => (typeof arg === 'string' && arg.includes('@') ? maskEmail(arg) : arg));
+          const needs = args.some((arg) => typeof arg === 'string' && arg.includes('@'));
+          const masked = needs ? args.map((arg) => (typeof arg === 'string' ? maskEmail(arg) : arg)) : args;
           method.apply(this, masked as Parameters<typeof method>);
         },
       },

@@ -46,6 +46,10 @@ export const startTelemetry = (options: { service: string; version: string; env:
     instrumentations: [
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
+        // One span per request: a span per lifecycle hook (cookie parsing, onSend…) costs CPU on
+        // every request and buries the publish and RPC spans that explain where time went.
+        instrumentHooks: false,
+        instrumentHandler: false,
         // The request URL would carry secrets in its query (`/auth/verify?token=…`): keep the path only.
         requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? ''),
         // Probes and scrapes every few seconds would bury the traces that matter.
