@@ -15,38 +15,57 @@ export interface RateLimiter {
 
 const isConflict = (error: unknown) => error instanceof Error && /wrong last sequence|key exists/i.test(error.message);
 
+/** How many counters a gateway remembers the last revision of (the hot ones; older ones fall out). */
+const KNOWN_COUNTERS = 10_000;
+
 /**
  * A fixed-window counter in a KV bucket shared by every gateway replica. Each increment is a
- * compare-and-set (create() for the first hit of a window, update() at the read revision after),
- * so concurrent requests on several replicas never lose a count. Fixed windows allow up to 2×max
- * across a window boundary; for stopping mail-bombing that is fine and costs one key per window.
+ * compare-and-set (create() for the first hit of a window, update() at the last known revision
+ * after), so concurrent requests on several replicas never lose a count. The gateway remembers
+ * each counter's last revision, so the usual hit is one round trip; a stale memory (another
+ * replica counted since) costs a read and a retry, never a lost count. A failed compare-and-set
+ * is an error object built by the client, which is why guessing wrong is kept rare. Fixed windows
+ * allow up to 2×max across a window boundary: for stopping mail-bombing that is fine.
  */
-export const createKvRateLimiter = (kv: Pick<KV, 'get' | 'create' | 'update'>, now: () => number = Date.now): RateLimiter => ({
-  async hit(scope, subject, rule) {
-    const at = now();
-    const window = Math.floor(at / rule.windowMs);
-    const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * rule.windowMs - at) / 1000));
-    // Hashed: the bucket never holds a readable address, and KV keys cannot hold `@`.
-    const key = `${scope}.${createHash('sha256').update(subject).digest('hex').slice(0, 40)}.${rule.windowMs}.${window}`;
-    // The first hit of a window is one round trip: create() succeeds only while the key is new.
+export const createKvRateLimiter = (kv: Pick<KV, 'get' | 'create' | 'update'>, now: () => number = Date.now): RateLimiter => {
+  const known = new Map<string, { count: number; revision: number }>();
+  const remember = (key: string, count: number, revision: number) => {
+    known.delete(key);
+    known.set(key, { count, revision });
+    if (known.size > KNOWN_COUNTERS) known.delete(known.keys().next().value as string);
+  };
+  /** One compare-and-set from a believed state; false when the belief was stale. */
+  const tryIncrement = async (key: string, from: { count: number; revision: number } | undefined): Promise<boolean> => {
     try {
-      await kv.create(key, '1');
-      return { allowed: true, remaining: rule.max - 1 };
+      const revision = from ? await kv.update(key, String(from.count + 1), from.revision) : await kv.create(key, '1');
+      remember(key, (from?.count ?? 0) + 1, revision);
+      return true;
     } catch (error) {
       if (!isConflict(error)) throw error;
+      known.delete(key);
+      return false;
     }
-    for (let tries = 0; tries < 50; tries++) {
-      const entry = await kv.get(key);
-      const count = entry && entry.operation === 'PUT' ? Number(entry.string()) || 0 : 0;
-      if (count >= rule.max) return { allowed: false, retryAfterSeconds };
-      try {
-        if (entry && entry.operation === 'PUT') await kv.update(key, String(count + 1), entry.revision);
-        else await kv.create(key, String(count + 1));
-        return { allowed: true, remaining: rule.max - count - 1 };
-      } catch (error) {
-        if (!isConflict(error)) throw error;
+  };
+  return {
+    async hit(scope, subject, rule) {
+      const at = now();
+      const window = Math.floor(at / rule.windowMs);
+      const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * rule.windowMs - at) / 1000));
+      // Hashed: the bucket never holds a readable address, and KV keys cannot hold `@`.
+      const key = `${scope}.${createHash('sha256').update(subject).digest('hex').slice(0, 40)}.${rule.windowMs}.${window}`;
+      const believed = known.get(key);
+      if (believed && believed.count >= rule.max) return { allowed: false, retryAfterSeconds };
+      if (await tryIncrement(key, believed)) return { allowed: true, remaining: rule.max - (believed?.count ?? 0) - 1 };
+      for (let tries = 0; tries < 50; tries++) {
+        const entry = await kv.get(key);
+        const current = entry && entry.operation === 'PUT' ? { count: Number(entry.string()) || 0, revision: entry.revision } : undefined;
+        if (current && current.count >= rule.max) {
+          remember(key, current.count, current.revision);
+          return { allowed: false, retryAfterSeconds };
+        }
+        if (await tryIncrement(key, current)) return { allowed: true, remaining: rule.max - (current?.count ?? 0) - 1 };
       }
-    }
-    throw new Error(`rate limit counter ${scope} kept losing compare-and-set races`);
-  },
-});
+      throw new Error(`rate limit counter ${scope} kept losing compare-and-set races`);
+    },
+  };
+};
