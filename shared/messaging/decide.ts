@@ -17,6 +17,10 @@ export type Reply =
   | { kind: 'nak'; delayMs: number }
   | { kind: 'dead-letter'; reason: DeadLetterReason; error: string };
 
+// Shared immutable replies: the common case allocates nothing.
+const ACK: Reply = Object.freeze({ kind: 'ack' });
+const HAND_BACK: Reply = Object.freeze({ kind: 'nak', delayMs: 0 });
+
 /**
  * The whole retry policy in one pure function, so it can be tested exhaustively without a server.
  * `interrupted` (the worker is shutting down) hands the job straight back for another worker.
@@ -29,9 +33,9 @@ export const decide = (
 ): Reply => {
   switch (outcome.kind) {
     case 'ok':
-      return { kind: 'ack' };
+      return ACK;
     case 'interrupted':
-      return { kind: 'nak', delayMs: 0 };
+      return HAND_BACK;
     case 'invalid':
       return { kind: 'dead-letter', reason: 'invalid_payload', error: outcome.error };
     case 'permanent':
