@@ -10,6 +10,7 @@ export default defineConfig({
     fileParallelism: true,
     testTimeout: 120_000,
     hookTimeout: 60_000,
-    reporters: ['default'],
+    // The JSON report lets CI print a plain `N passed, N failed` line.
+    reporters: ['default', ['json', { outputFile: 'test/artifacts/vitest-results.json' }]],
   },
 });
