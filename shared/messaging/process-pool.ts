@@ -25,6 +25,8 @@ export interface ProcessPoolOptions {
 interface Slot {
   child: ChildProcess;
   busy: boolean;
+  /** Killed or exited: never handed out again. */
+  dead: boolean;
 }
 
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; permanent: boolean };
@@ -48,38 +50,63 @@ export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPoo
   let nextId = 1;
   let closed = false;
 
+  const wakeOne = () => waiters.shift()?.();
+
+  const retire = (slot: Slot) => {
+    if (slot.dead) return;
+    slot.dead = true;
+    const index = slots.indexOf(slot);
+    if (index >= 0) slots.splice(index, 1);
+    // Room for a replacement: a waiting job may spawn one.
+    wakeOne();
+  };
+
   const spawnSlot = (): Slot => {
     // detached: the child leads its own process group, so killing the group reaches grandchildren.
     const child = fork(hostPath, [modulePath], { detached: true, execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const slot: Slot = { child, busy: false };
-    child.on('exit', () => {
-      const index = slots.indexOf(slot);
-      if (index >= 0) slots.splice(index, 1);
+    const slot: Slot = { child, busy: true, dead: false };
+    child.on('exit', () => retire(slot));
+    // A failed fork or a send to a dying child: without a listener it would crash the worker.
+    child.on('error', () => {
+      retire(slot);
+      killGroup(child);
     });
     slots.push(slot);
     return slot;
   };
 
-  const acquire = async (): Promise<Slot> => {
+  /** A slot reserved for the caller (busy already), or the signal's reason once it aborts. */
+  const acquire = async (signal: AbortSignal): Promise<Slot> => {
     for (;;) {
+      signal.throwIfAborted();
       if (closed) throw new Error('process pool closed');
-      const free = slots.find((s) => !s.busy && s.child.connected);
-      if (free) return free;
+      const free = slots.find((s) => !s.busy && !s.dead && s.child.connected);
+      if (free) {
+        free.busy = true;
+        return free;
+      }
       if (slots.length < options.size) return spawnSlot();
-      await new Promise<void>((resolve) => waiters.push(resolve));
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          signal.removeEventListener('abort', wake);
+          const index = waiters.indexOf(wake);
+          if (index >= 0) waiters.splice(index, 1);
+          resolve();
+        };
+        waiters.push(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
     }
   };
 
   const release = (slot: Slot) => {
     slot.busy = false;
-    waiters.shift()?.();
+    if (!slot.dead) wakeOne();
   };
 
   return {
     async run(input, signal) {
-      signal.throwIfAborted();
-      const slot = await acquire();
-      slot.busy = true;
+      const slot = await acquire(signal);
       const id = nextId++;
       try {
         return await new Promise<O>((resolve, reject) => {
@@ -95,6 +122,8 @@ export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPoo
           };
           const onAbort = () => {
             cleanup();
+            // The child dies with whatever it started; it is never handed to another job.
+            retire(slot);
             killGroup(slot.child);
             reject(signal.reason);
           };
@@ -103,10 +132,17 @@ export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPoo
             slot.child.off('exit', onExit);
             signal.removeEventListener('abort', onAbort);
           };
+          if (signal.aborted) return onAbort();
           slot.child.on('message', onMessage);
           slot.child.on('exit', onExit);
           signal.addEventListener('abort', onAbort, { once: true });
-          slot.child.send({ id, input });
+          slot.child.send({ id, input }, (error) => {
+            if (!error) return;
+            cleanup();
+            retire(slot);
+            killGroup(slot.child);
+            reject(new Error(`could not hand the job to its worker process: ${error.message}`));
+          });
         });
       } finally {
         release(slot);
