@@ -2,10 +2,16 @@ import type { Log } from '../observability/logger.ts';
 import { flushTraces } from '../observability/tracing.ts';
 
 /**
- * SIGTERM/SIGINT → run `drain` once, then exit 0 (1 if draining failed). A second signal while
- * draining exits at once: an operator pressing Ctrl-C twice means it.
+ * SIGTERM/SIGINT → run `drain` once, then exit 0 (1 if draining failed or outlived `deadlineMs`).
+ * A second signal while draining exits at once: an operator pressing Ctrl-C twice means it.
  */
-export const installShutdown = (drain: () => Promise<void>, log: Log, proc: NodeJS.Process = process) => {
+export const installShutdown = (
+  drain: () => Promise<void>,
+  log: Log,
+  options: { deadlineMs?: number; proc?: NodeJS.Process } = {},
+) => {
+  const proc = options.proc ?? process;
+  const deadlineMs = options.deadlineMs ?? 60_000;
   let draining = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (draining) {
@@ -14,6 +20,12 @@ export const installShutdown = (drain: () => Promise<void>, log: Log, proc: Node
     }
     draining = true;
     log.info({ signal }, 'shutting down: draining in-flight work');
+    // A drain that hangs (a broker that never answers) must not keep the process from exiting:
+    // whatever was not acknowledged is redelivered after ack-wait.
+    setTimeout(() => {
+      log.error({ deadlineMs }, 'shutdown took too long; exiting');
+      proc.exit(1);
+    }, deadlineMs).unref();
     // Buffered spans are exported before the exit, whether draining worked or not.
     drain()
       .finally(() => flushTraces())

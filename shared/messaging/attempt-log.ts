@@ -8,14 +8,21 @@ export interface FailedAttempt {
 }
 
 export interface AttemptHistory {
-  firstAttemptAt: string;
+  firstAttemptAt?: string;
   failures: FailedAttempt[];
+  /**
+   * Deliveries handed back unrun or interrupted by a worker shutting down. The server counts them
+   * as deliveries; the runner does not count them as attempts, so rolling deploys do not use up
+   * a job's retries.
+   */
+  handedBack?: number;
 }
 
 /** Failure history of jobs still retrying. Written only when an attempt fails: success costs nothing. */
 export interface AttemptLog {
   get(key: string): Promise<AttemptHistory | undefined>;
   recordFailure(key: string, firstAttemptAt: string, failure: FailedAttempt): Promise<AttemptHistory>;
+  recordHandBack(key: string): Promise<void>;
   forget(key: string): Promise<void>;
 }
 
@@ -30,38 +37,25 @@ export const createKvAttemptLog = (kv: KV): AttemptLog => {
     if (!entry || entry.operation !== 'PUT') return undefined;
     return entry.json<AttemptHistory>();
   };
+  // One message is handled by one worker at a time, so a plain read-modify-write is safe here.
+  const change = async (key: string, next: (previous: AttemptHistory | undefined) => AttemptHistory) => {
+    const history = next(await get(key));
+    await kv.put(key, JSON.stringify(history));
+    return history;
+  };
   return {
     get,
-    async recordFailure(key, firstAttemptAt, failure) {
-      // One message is handled by one worker at a time, so a plain read-modify-write is safe here.
-      const previous = await get(key);
-      const history: AttemptHistory = {
+    recordFailure: (key, firstAttemptAt, failure) =>
+      change(key, (previous) => ({
+        ...previous,
         firstAttemptAt: previous?.firstAttemptAt ?? firstAttemptAt,
         failures: [...(previous?.failures ?? []), failure].slice(-MAX_KEPT),
-      };
-      await kv.put(key, JSON.stringify(history));
-      return history;
+      })),
+    async recordHandBack(key) {
+      await change(key, (previous) => ({ ...previous, failures: previous?.failures ?? [], handedBack: (previous?.handedBack ?? 0) + 1 }));
     },
     async forget(key) {
       await kv.purge(key);
     },
-  };
-};
-
-/** In-memory attempt log for unit tests and single-process tools. */
-export const createMemoryAttemptLog = (): AttemptLog => {
-  const store = new Map<string, AttemptHistory>();
-  return {
-    get: async (key) => store.get(key),
-    async recordFailure(key, firstAttemptAt, failure) {
-      const previous = store.get(key);
-      const history = {
-        firstAttemptAt: previous?.firstAttemptAt ?? firstAttemptAt,
-        failures: [...(previous?.failures ?? []), failure].slice(-MAX_KEPT),
-      };
-      store.set(key, history);
-      return history;
-    },
-    forget: async (key) => void store.delete(key),
   };
 };

@@ -71,9 +71,10 @@ export const consumerConfig = (job: JobSpec): Partial<ConsumerConfig> & { durabl
   filter_subject: job.subject,
   ack_policy: AckPolicy.Explicit,
   ack_wait: nanos(job.ackWaitMs),
-  // Margin above maxAttempts: a delivery past the limit (the worker died during the last attempt)
-  // must still reach a runner, which dead-letters it instead of letting the server drop it silently.
-  max_deliver: job.maxAttempts + 3,
+  // No server-side limit: the runner counts attempts itself (hand-backs at shutdown are not
+  // attempts) and dead-letters a delivery past the limit, e.g. after a worker died during the last
+  // attempt. A server limit would instead stop delivering such a message silently.
+  max_deliver: -1,
   max_ack_pending: Math.max(1_000, job.concurrency * 20),
   deliver_policy: job.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
   description: `${job.name}: ${job.maxAttempts} attempts, timeout ${job.timeoutMs} ms`,

@@ -186,13 +186,26 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
     queueReply(() => m.term());
   };
 
+  /** The attempt number: deliveries minus those handed back unrun or interrupted by a shutdown. */
+  const attemptOf = async (m: JsMsg): Promise<number> => {
+    const deliveries = m.info.deliveryCount;
+    if (deliveries === 1) return 1;
+    const history = await deps.attempts.get(attemptKey(job.stream, job.consumer, m.seq)).catch(() => undefined);
+    return Math.max(1, deliveries - (history?.handedBack ?? 0));
+  };
+
+  const recordHandBack = (m: JsMsg) =>
+    deps.attempts.recordHandBack(attemptKey(job.stream, job.consumer, m.seq)).catch((error: unknown) =>
+      deps.log.warn({ job: job.name, err: errorMessage(error) }, 'hand-back not recorded; it will count as an attempt'),
+    );
+
   const handle = async (m: JsMsg, cancel: Cancel) => {
     const started = Date.now();
     let headers: Record<string, string> | undefined;
     const info: AttemptInfo = {
       job: job.name,
       jobId: m.headers?.get(HEADERS.jobId) || m.headers?.get(HEADERS.msgId) || `${m.info.stream}:${m.seq}`,
-      attempt: m.info.deliveryCount,
+      attempt: await attemptOf(m),
       stream: m.info.stream,
       consumer: job.consumer,
       subject: m.subject,
@@ -239,6 +252,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
     if (failure) line.err = failure.error;
     // Replied and logged inside the attempt's span, so publishes and the log line carry its trace.
     await observation.run(async () => {
+      if (outcome.kind === 'interrupted') await recordHandBack(m);
       await reply(m, info, decision, failure);
       if (decision.kind === 'dead-letter') deps.log.error(line, 'job dead-lettered');
       else if (outcome.kind === 'ok') deps.log.info(line, 'job done');
@@ -283,6 +297,11 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
     // The iterator pulls more only as we take messages from it, so what the client holds (whose
     // ack timers run) stays near twice the concurrency: running, waiting, and one pull batch.
     messages = await consumer.consume({ max_messages: Math.max(1, job.concurrency), expires: PULL_EXPIRES_MS });
+    // stop() may have run while consume() was being set up; it closed the previous iterator only.
+    if (stopping) {
+      await messages.close().catch(() => undefined);
+      return;
+    }
     for await (const m of messages) {
       if (stopping) {
         handBack.push(m);
@@ -308,6 +327,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
     while (!stopping) {
       try {
         consumer ??= await deps.js.consumers.get(job.stream, job.consumer);
+        if (stopping) break;
         await consumeLoop(consumer);
       } catch (error) {
         if (stopping) break;
@@ -319,33 +339,40 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
   };
   const supervised = supervise();
 
+  let stopped: Promise<void> | undefined;
+  const stopNow = async (graceMs: number) => {
+    stopping = true;
+    roomFreed?.();
+    handBack.push(...waiting.splice(0));
+    await messages?.close().catch(() => undefined);
+    closedAt = Date.now();
+    if (running.size > 0) {
+      const drained = new Promise<void>((resolve) => (idle = resolve));
+      let graceTimer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'grace-over'>((resolve) => (graceTimer = setTimeout(() => resolve('grace-over'), graceMs)));
+      const first = await Promise.race([drained, graceOver]);
+      clearTimeout(graceTimer);
+      if (first === 'grace-over') {
+        await sleep(closedAt + PULL_EXPIRES_MS - Date.now());
+        deps.log.warn({ job: job.name, inFlight: running.size }, 'grace period over; handing jobs back');
+        for (const cancel of running.values()) cancel.cancel(new ShutdownError());
+        await drained;
+      }
+    }
+    if (handBack.length > 0) {
+      const unrun = handBack.splice(0);
+      await Promise.all(unrun.map(recordHandBack));
+      await sleep(closedAt + PULL_EXPIRES_MS - Date.now());
+      for (const m of unrun) m.nak();
+    }
+    await supervised;
+    flushReplies();
+    clearInterval(heartbeat);
+  };
+
   return {
     job: job.name,
     inFlight: () => running.size,
-    async stop(graceMs) {
-      if (stopping) return;
-      stopping = true;
-      roomFreed?.();
-      handBack.push(...waiting.splice(0));
-      await messages?.close().catch(() => undefined);
-      closedAt = Date.now();
-      if (running.size > 0) {
-        const drained = new Promise<void>((resolve) => (idle = resolve));
-        const graceOver = sleep(graceMs).then(() => 'grace-over' as const);
-        if ((await Promise.race([drained, graceOver])) === 'grace-over') {
-          await sleep(closedAt + PULL_EXPIRES_MS - Date.now());
-          deps.log.warn({ job: job.name, inFlight: running.size }, 'grace period over; handing jobs back');
-          for (const cancel of running.values()) cancel.cancel(new ShutdownError());
-          await drained;
-        }
-      }
-      if (handBack.length > 0) {
-        await sleep(closedAt + PULL_EXPIRES_MS - Date.now());
-        for (const m of handBack.splice(0)) m.nak();
-      }
-      await supervised;
-      flushReplies();
-      clearInterval(heartbeat);
-    },
+    stop: (graceMs) => (stopped ??= stopNow(graceMs)),
   };
 };

@@ -82,7 +82,12 @@ export const serveRpc = (
           }
           const parsed = route.spec.request.safeParse(body);
           if (!parsed.success) {
-            msg.respond(encoder.encode(JSON.stringify({ ok: false, code: 'bad_request', message: parsed.error.issues[0]?.message ?? 'invalid request' })));
+            try {
+              msg.respond(encoder.encode(JSON.stringify({ ok: false, code: 'bad_request', message: parsed.error.issues[0]?.message ?? 'invalid request' })));
+            } catch (respondError) {
+              // The connection is closing: the caller sees a timeout, which is what it would get anyway.
+              options.log.warn({ subject: route.spec.subject, err: errorMessage(respondError) }, 'rpc reply not sent');
+            }
             return;
           }
           const parent = extractTraceContext(firstHeaders(msg.headers));

@@ -18,7 +18,7 @@ afterAll(async () => {
 
 test('SIGTERM with 20 jobs in flight: each completes or is handed back and completed by the next worker; exit 0', async () => {
   const first = await fx.startWorker();
-  for (let i = 0; i < 20; i++) await fx.enqueue({ id: `job-${i}`, plan: ['sleep', 'ok'], sleepMs: i % 2 === 0 ? 300 : 8_000 });
+  for (let i = 0; i < 20; i++) await fx.enqueue({ id: `job-${i}`, plan: ['sleep', 'throw'], sleepMs: i % 2 === 0 ? 300 : 8_000 });
   await waitFor(async () => new Set((await fx.reports()).filter((r) => r.event === 'start').map((r) => r.id)).size === 20, {
     what: '20 jobs in flight',
   });
@@ -44,6 +44,8 @@ test('SIGTERM with 20 jobs in flight: each completes or is handed back and compl
     expect(done, id).toHaveLength(1);
     // Long jobs were interrupted and finished by the second worker; short ones by the first.
     expect(done[0]!.pid).toBe(Number(id.split('-')[1]) % 2 === 0 ? first.pid : second.pid);
+    // A hand-back at shutdown is not an attempt: the next worker runs the job as attempt 1 again.
+    expect(done[0]!.attempt).toBe(1);
   }
   // Handed back with nak(0), not left to time out: nothing is waiting for an ack.
   expect((await fx.jsm.consumers.info(fx.spec.stream, fx.spec.consumer)).num_ack_pending).toBe(0);
