@@ -7,12 +7,12 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_USER } from '../deploy/nats/permissions.ts';
 import { defineVariables, loadConfig, passwordOf, randomPasswords, type Passwords } from './deploy/nats-config.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
+import { freePort } from './process.ts';
 import { waitFor } from './wait.ts';
 
 export interface ClusterNode {
@@ -39,19 +39,9 @@ export interface NatsCluster {
 
 /**
  * Routes need every node's cluster port before any node starts, so ports are chosen by binding
- * port 0 and releasing it. (A port could in theory be taken in between; the harness then fails
- * loudly when nats-server cannot listen, never silently.)
+ * port 0 and releasing it (freePort). A port could in theory be taken in between; the harness then
+ * fails loudly when nats-server cannot listen, never silently.
  */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
 export const startNatsCluster = async (options: { size?: number } = {}): Promise<NatsCluster> => {
   const size = options.size ?? 3;
   const root = mkdtempSync(join(tmpdir(), 'handoff-cluster-'));

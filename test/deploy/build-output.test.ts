@@ -6,27 +6,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
-import { repoRoot } from '../process.ts';
+import { freePort, repoRoot } from '../process.ts';
 import { waitFor } from '../wait.ts';
 
 let app: string;
 let server: NatsServer;
 const children: ChildProcess[] = [];
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Runs the image's command, `node dist/services/launch.js <args>`, from the built app dir. */
 const launch = (args: string[], env: Record<string, string> = {}) => {

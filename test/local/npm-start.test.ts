@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { runCli } from '../magic-link/helpers.ts';
-import { startProcess, type RunningProcess } from '../process.ts';
+import { isAlive, startProcess, type RunningProcess } from '../process.ts';
 import { waitFor } from '../wait.ts';
 
 // `npm start` exactly as a newcomer runs it (node --import tsx deploy/local/start.ts), with nothing
@@ -67,14 +67,6 @@ const start = async (): Promise<{ launcher: RunningProcess; ready: Ready }> => {
   return { launcher, ready: JSON.parse(line.slice('handoff ready '.length)) as Ready };
 };
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The launcher and everything under it (services, nats-server, ticketing's render processes). */
 const processTree = (root: number): number[] => {
@@ -92,7 +84,7 @@ const interrupt = async (launcher: RunningProcess) => {
   const tree = processTree(launcher.pid);
   launcher.child.kill('SIGINT');
   const code = await waitFor(() => launcher.child.exitCode ?? undefined, { timeoutMs: GRACE_MS + 5_000, what: 'the launcher to exit after SIGINT' });
-  await waitFor(() => tree.every((pid) => !alive(pid)) || undefined, { timeoutMs: 2_000, what: `every process of ${tree.join(', ')} to exit` });
+  await waitFor(() => tree.every((pid) => !isAlive(pid)) || undefined, { timeoutMs: 2_000, what: `every process of ${tree.join(', ')} to exit` });
   return { code, tree };
 };
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
+import { isAlive } from '../process.ts';
 import { byJob, createRuntimeFixture, type RuntimeFixture } from '../runtime-setup.ts';
 import { waitFor } from '../wait.ts';
 
@@ -23,14 +24,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('a hung subprocess is killed at the timeout and retried while the same worker completes 50 other jobs', async () => {
   const pidFile = join(mkdtempSync(join(tmpdir(), 'handoff-hang-')), 'pid');
@@ -44,7 +37,7 @@ test('a hung subprocess is killed at the timeout and retried while the same work
       return undefined;
     }
   }, { what: 'the hung subprocess pid' });
-  expect(alive(subprocess)).toBe(true);
+  expect(isAlive(subprocess)).toBe(true);
 
   for (let i = 0; i < 60; i++) await fx.enqueue({ id: `quick-${i}`, plan: ['ok'] });
 
@@ -65,7 +58,7 @@ test('a hung subprocess is killed at the timeout and retried while the same work
   expect(servedDuringHang.length).toBeGreaterThanOrEqual(50);
 
   // The hung subprocess was killed with its process group, not left running as a zombie job.
-  await waitFor(() => !alive(subprocess), { timeoutMs: 2_000, what: 'the hung subprocess to be gone' });
+  await waitFor(() => !isAlive(subprocess), { timeoutMs: 2_000, what: 'the hung subprocess to be gone' });
 
   // Retried per policy: the timeout, then the first backoff step (500 ms), plus scheduling slack.
   const gap = second!.at - first!.at;

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { PDFParse } from 'pdf-parse';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ticketObjectName } from '../../shared/contracts/tickets.ts';
 import { listDeadLetters, replayDeadLetter } from '../../shared/messaging/dead-letter.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
-import type { RunningProcess } from '../process.ts';
+import { isAlive, type RunningProcess } from '../process.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 import { startTicketing, ticketingClient, type TicketingClient } from './ticketing-setup.ts';
 
@@ -35,13 +34,6 @@ afterAll(async () => {
 });
 
 // A killed process whose parent died too may linger as a zombie until init reaps it: that is dead.
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 const pdfText = async (bytes: Uint8Array) => {
   const parser = new PDFParse({ data: bytes });
@@ -116,11 +108,11 @@ test('a hung render is killed at its timeout and retried while the same worker k
   await client.pay(other);
   await client.waitForStatus(other.id, 'ready');
   // The other order finished while the hung render was still running, in the same worker process.
-  expect(alive(hungPid)).toBe(true);
+  expect(isAlive(hungPid)).toBe(true);
 
   const done = await client.waitForStatus(slow.id, 'ready', 60_000);
   expect(done.tickets).toEqual({ total: 2, generated: 2 });
-  await waitFor(() => !alive(hungPid), { timeoutMs: 5_000, what: 'the hung render subprocess to be gone' });
+  await waitFor(() => !isAlive(hungPid), { timeoutMs: 5_000, what: 'the hung render subprocess to be gone' });
   expect(ticketing.output()).toMatch(/"outcome":"timeout"/);
   expect(ticketing.child.exitCode).toBeNull();
 });
