@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * the server's 250 and the record write; the resend then carries the same Message-ID.
  */
 export const sendOnce = async (
-  deps: { transport: MailTransport; records: SentRecords; log: Log; now?: () => number },
+  deps: { transport: MailTransport; records: SentRecords; log: Log; now?: () => number; signal?: AbortSignal },
   mailId: string,
   build: () => OutgoingMail | Promise<OutgoingMail>,
 ): Promise<'sent' | 'already-sent'> => {
@@ -42,7 +42,7 @@ export const sendOnce = async (
     return 'already-sent';
   }
   const mail = await build();
-  const { response } = await deps.transport.send(mail);
+  const { response } = await deps.transport.send(mail, deps.signal);
   const record: SentRecord = {
     mailId,
     messageId: mail.messageId,

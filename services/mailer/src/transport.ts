@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { SpanKind } from '@opentelemetry/api';
 import { PermanentError } from '../../../shared/messaging/errors.ts';
 import { withSpan } from '../../../shared/observability/tracing.ts';
@@ -14,8 +14,12 @@ export interface OutgoingMail {
 }
 
 export interface MailTransport {
-  /** Resolves with the server's final reply once it accepted the message; throws classified errors. */
-  send(mail: OutgoingMail): Promise<{ response: string }>;
+  /**
+   * Resolves with the server's final reply once it accepted the message; throws classified errors.
+   * `signal` (the job's timeout) aborts the SMTP conversation, so a retry never races a send still
+   * in progress.
+   */
+  send(mail: OutgoingMail, signal?: AbortSignal): Promise<{ response: string }>;
   close(): void;
 }
 
@@ -48,15 +52,13 @@ export const senderDomain = (from: string): string => /@([^>\s]+)/.exec(from)?.[
  * in a broken state, and magic links are not high-volume.
  */
 export const createSmtpTransport = (options: { url: string; from: string; timeoutMs: number }): MailTransport => {
-  const transporter = nodemailer.createTransport(options.url, {
-    from: options.from,
-  });
-  // The URL carries host, port, credentials and TLS mode; timeouts come from our own config.
-  Object.assign(transporter.options, {
-    connectionTimeout: options.timeoutMs,
-    greetingTimeout: options.timeoutMs,
-    socketTimeout: options.timeoutMs,
-  });
+  // The URL carries host, port, credentials and TLS mode; timeouts come from our own config. They
+  // must be given at creation: the SMTP transport copies its options then (setting them on the
+  // mailer afterwards silently left nodemailer's 2- and 10-minute defaults in force).
+  const transporter = nodemailer.createTransport(
+    { url: options.url, connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs },
+    { from: options.from },
+  );
   const smtpHost = new URL(options.url);
   const attributes = (mail: OutgoingMail) => ({
     'server.address': smtpHost.hostname,
@@ -65,7 +67,7 @@ export const createSmtpTransport = (options: { url: string; from: string; timeou
   });
   return {
     // Its own span: the SMTP conversation is where a mail job's time goes.
-    send: (mail) =>
+    send: (mail, signal) =>
       withSpan(
         'smtp send',
         attributes(mail),
@@ -79,7 +81,8 @@ export const createSmtpTransport = (options: { url: string; from: string; timeou
               html: mail.html,
               messageId: mail.messageId,
               attachments: mail.attachments,
-            });
+              ...(signal ? { signal } : {}),
+            } as SendMailOptions);
             return { response: String(info.response ?? '') };
           } catch (error) {
             throw classifySmtpError(error);

@@ -12,13 +12,15 @@ const userIndexKey = (userId: string, orderId: string) => `by-user.${userToken(u
 
 /**
  * Where an order may go from each status. Progress only moves forward; `failed` (a dead-lettered
- * ticket) can still become `ready` after the dead letter is replayed.
+ * ticket) can still become `ready` after the dead letter is replayed. `sent` is reachable from
+ * every post-payment status: the mailer sends only after tickets.ready, and its tickets.sent may
+ * overtake the aggregator's own move to `ready` (which then must not stop the order at `ready`).
  */
 const NEXT: Record<OrderStatus, readonly OrderStatus[]> = {
   pending_payment: ['paid', 'payment_mismatch'],
-  paid: ['generating', 'ready', 'failed'],
-  generating: ['ready', 'failed'],
-  failed: ['ready'],
+  paid: ['generating', 'ready', 'failed', 'sent'],
+  generating: ['ready', 'failed', 'sent'],
+  failed: ['ready', 'sent'],
   ready: ['sent'],
   sent: [],
   payment_mismatch: [],

@@ -34,14 +34,14 @@ const render = (job: MailSend, publicUrl: string): RenderedMail => {
 /** `mail.send`: render the template and send it once; transport errors arrive already classified. */
 export const createSendMail =
   (deps: SendMailDeps) =>
-  async (job: MailSend, ctx: Pick<JobContext, 'jobId' | 'attempt' | 'log'>): Promise<void> => {
+  async (job: MailSend, ctx: Pick<JobContext, 'jobId' | 'attempt' | 'log'> & { signal?: AbortSignal }): Promise<void> => {
     const now = deps.now ?? Date.now;
     if (job.content.template === 'magic_link' && Date.parse(job.content.expiresAt) <= now()) {
       // After a long outage the link would only fail on click; the user asks again instead.
       ctx.log.warn({ jobId: ctx.jobId, mailId: job.mailId, to: job.to }, 'magic link expired before it could be sent; dropped');
       return;
     }
-    await sendOnce({ transport: deps.transport, records: deps.records, log: ctx.log, now }, job.mailId, () => ({
+    await sendOnce({ transport: deps.transport, records: deps.records, log: ctx.log, now, signal: ctx.signal }, job.mailId, () => ({
       to: job.to,
       messageId: `<${job.mailId}@${deps.messageIdDomain}>`,
       ...render(job, deps.publicUrl),

@@ -25,11 +25,11 @@ export interface SendTicketsDeps {
  */
 export const createSendTickets =
   (deps: SendTicketsDeps) =>
-  async (ready: TicketsReady, ctx: Pick<JobContext, 'jobId' | 'log'>): Promise<void> => {
+  async (ready: TicketsReady, ctx: Pick<JobContext, 'jobId' | 'log'> & { signal?: AbortSignal }): Promise<void> => {
     const mailId = MailId.safeParse(`tickets-${ready.orderId}`);
     if (!mailId.success) throw new PermanentError(`order id ${ready.orderId} cannot form a mail id`);
     const messageId = `<${mailId.data}@${deps.messageIdDomain}>`;
-    const result = await sendOnce({ transport: deps.transport, records: deps.records, log: ctx.log, now: deps.now }, mailId.data, async () => {
+    const result = await sendOnce({ transport: deps.transport, records: deps.records, log: ctx.log, now: deps.now, signal: ctx.signal }, mailId.data, async () => {
       const attachments = [];
       for (const ticket of ready.tickets) {
         const pdf = await deps.tickets.get(ticket.object);
