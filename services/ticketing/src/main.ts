@@ -20,7 +20,7 @@ import { ticketingEnv, withTiming } from './config.ts';
 import { createGenerateTicket } from './handlers/generate-ticket.ts';
 import { createOrdersRpc } from './handlers/orders-rpc.ts';
 import { createOnPaymentReceived } from './handlers/payment-received.ts';
-import { createOnTicketDeadLettered } from './handlers/ticket-dead-lettered.ts';
+import { createOnCompletionDeadLettered, createOnPaymentDeadLettered, createOnTicketDeadLettered } from './handlers/ticket-dead-lettered.ts';
 import { createOnTicketsSent } from './handlers/tickets-sent.ts';
 import { createOnTicketGenerated } from './order-completion.ts';
 import { createOrderStore } from './orders-store.ts';
@@ -77,7 +77,7 @@ const metrics = createMetrics({ service: SERVICE, sampleConsumers: consumerSampl
 const workers = await startWorkers(
   messaging,
   [
-  worker(jobs.payments, createOnPaymentReceived({ orders, progress, publisher: messaging.publisher })),
+  worker(jobs.payments, createOnPaymentReceived({ orders, progress, publisher: messaging.publisher }), createOnPaymentDeadLettered({ orders, log })),
   worker(
     jobs.generate,
     createGenerateTicket({
@@ -89,7 +89,7 @@ const workers = await startWorkers(
     }),
     createOnTicketDeadLettered({ orders, log }),
   ),
-  worker(jobs.aggregate, createOnTicketGenerated({ progress, orders, store, publisher: messaging.publisher })),
+  worker(jobs.aggregate, createOnTicketGenerated({ progress, orders, store, publisher: messaging.publisher }), createOnCompletionDeadLettered({ orders, log })),
   worker(jobs.sent, createOnTicketsSent({ orders })),
   ],
   { log, observer: createJobObserver(metrics) },

@@ -20,7 +20,7 @@ const NEXT: Record<OrderStatus, readonly OrderStatus[]> = {
   pending_payment: ['paid', 'payment_mismatch'],
   paid: ['generating', 'ready', 'failed', 'sent'],
   generating: ['ready', 'failed', 'sent'],
-  failed: ['ready', 'sent'],
+  failed: ['generating', 'ready', 'sent'],
   ready: ['sent'],
   sent: [],
   payment_mismatch: [],

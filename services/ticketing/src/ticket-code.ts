@@ -10,7 +10,7 @@ export const signTicketId = (key: string, orderId: string, n: number): string =>
 };
 
 export const verifyTicketCode = (key: string, code: string): { orderId: string; n: number } | undefined => {
-  const match = /^HT1\.([A-Za-z0-9_-]+)\.(\d+)\.([A-Za-z0-9_-]+)$/.exec(code);
+  const match = /^HT1\.([A-Za-z0-9_-]+)\.([1-9]\d*)\.([A-Za-z0-9_-]+)$/.exec(code);
   if (!match) return undefined;
   const [, orderId = '', n = '', mac = ''] = match;
   const expected = Buffer.from(signTicketId(key, orderId, Number(n)).split('.').at(-1) ?? '');

@@ -45,6 +45,11 @@ const askTicketing = async (call: () => Promise<OrdersResult>): Promise<OrdersRe
   }
 };
 
+// A dead mail job carries its raw magic-link token (replay needs it, from the stream itself): the
+// dashboard's page, live events and JSON never show it.
+const SECRET_FIELD = /"(token|sessionId|password|secret)"\s*:\s*"[^"]*"/gi;
+export const hideSecrets = (payload: string) => payload.replace(SECRET_FIELD, '"$1":"[hidden]"');
+
 export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; rpc: Pick<RpcClient, 'call'> }): AdminData => ({
   queues: () => readQueues(deps.jsm),
   async deadLetters(limit) {
@@ -67,7 +72,7 @@ export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManag
       const batch = await consumer.fetch({ max_messages: limit, expires: 2_000 });
       for await (const m of batch) {
         const parsed = DeadLetterRecord.safeParse(m.json());
-        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: parsed.data });
+        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) } });
         if (m.info.pending === 0) break;
       }
     } finally {

@@ -55,7 +55,11 @@ export const registerAuthRoutes = (app: FastifyInstance, deps: AuthRoutesDeps) =
       ['ip', request.ip, deps.config.rateLimits.ip],
       ['email', email, deps.config.rateLimits.email],
     ] as const;
-    const decisions = await Promise.all(checks.map(([scope, subject, rule]) => deps.limiter.hit(scope, subject, rule)));
+    const decisions = await Promise.all(checks.map(([scope, subject, rule]) => deps.limiter.hit(scope, subject, rule))).catch((error: unknown) => {
+      // The counters live in NATS: without them no request is let through unchecked.
+      deps.log.error({ err: error instanceof Error ? error.message : String(error) }, 'rate limit store unavailable');
+      throw new HttpProblem('service_unavailable', 'The request could not be checked; nothing was sent.');
+    });
     const refused = decisions.flatMap((d, i) => (d.allowed ? [] : [{ scope: checks[i]![0], retryAfterSeconds: d.retryAfterSeconds }]));
     if (refused.length > 0) {
       const retryAfterSeconds = Math.max(...refused.map((r) => r.retryAfterSeconds));

@@ -46,8 +46,10 @@ export const createOnPaymentReceived =
       );
       return;
     }
-    // Already past `paid`: an earlier delivery published the jobs.
-    if (current.status !== 'paid') return;
+    // Already past `paid`: an earlier delivery published the jobs. `failed` is the exception: this
+    // is a replayed payment (or ticket) dead letter, and publishing again is safe — the jobs carry
+    // deterministic ids, a stored PDF is not rendered twice and each ticket is counted once.
+    if (current.status !== 'paid' && current.status !== 'failed') return;
 
     const total = current.attendees.length;
     await deps.progress.start(current.id, total);
