@@ -1,4 +1,4 @@
-import { PDFParse } from 'pdf-parse';
+import { pdfText } from '../pdf.ts';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { STREAMS } from '../../shared/contracts/streams.ts';
 import { listDeadLetters, replayDeadLetter } from '../../shared/messaging/dead-letter.ts';
@@ -95,14 +95,6 @@ const ticketMails = (orderId: string) => (mail: ReceivedMail) => mail.envelope.t
 const webhookFor = (order: { id: string; amount: number; currency: string }): SignedWebhook =>
   signWebhook(SECRET, uniqueName('evt'), paymentSucceeded(order.id, order.amount, order.currency));
 
-const pdfText = async (bytes: Uint8Array) => {
-  const parser = new PDFParse({ data: bytes });
-  try {
-    return (await parser.getText()).text;
-  } finally {
-    await parser.destroy();
-  }
-};
 
 /** Every job stream has been worked off: nothing pending or unacked that could still send mail. */
 const settled = () =>

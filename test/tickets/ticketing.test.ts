@@ -1,4 +1,4 @@
-import { PDFParse } from 'pdf-parse';
+import { pdfText } from '../pdf.ts';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ticketObjectName } from '../../shared/contracts/tickets.ts';
 import { listDeadLetters, replayDeadLetter } from '../../shared/messaging/dead-letter.ts';
@@ -33,16 +33,6 @@ afterAll(async () => {
   await server?.stop();
 });
 
-// A killed process whose parent died too may linger as a zombie until init reaps it: that is dead.
-
-const pdfText = async (bytes: Uint8Array) => {
-  const parser = new PDFParse({ data: bytes });
-  try {
-    return (await parser.getText()).text;
-  } finally {
-    await parser.destroy();
-  }
-};
 
 test('a paid order of 3 gets 3 stored PDFs, one tickets.ready and status ready; a second payment changes nothing', async () => {
   const event = uniqueName('Concert');
