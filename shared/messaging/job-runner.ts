@@ -80,6 +80,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 const PULL_EXPIRES_MS = 2_000;
 
+/** How long an attempt waits for its hand-back count before running as the server counts it. */
+const ATTEMPT_LOOKUP_MS = 3_000;
+
 /** Starts consuming `job` with `handler`; resolves once the consumer is bound. */
 export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>, deps: RunnerDeps): Promise<JobRunner> => {
   const observer = deps.observer ?? noopObserver;
@@ -190,7 +193,12 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
   const attemptOf = async (m: JsMsg): Promise<number> => {
     const deliveries = m.info.deliveryCount;
     if (deliveries === 1) return 1;
-    const history = await deps.attempts.get(attemptKey(job.stream, job.consumer, m.seq)).catch(() => undefined);
+    // Bounded: this runs before the attempt's timeout is armed, and a lookup stuck across a broker
+    // restart must not hold the message (kept alive by the heartbeat) for ever.
+    const history = await Promise.race([
+      deps.attempts.get(attemptKey(job.stream, job.consumer, m.seq)).catch(() => undefined),
+      sleep(ATTEMPT_LOOKUP_MS).then(() => undefined),
+    ]);
     return Math.max(1, deliveries - (history?.handedBack ?? 0));
   };
 

@@ -17,7 +17,7 @@ export interface ChaosFacts {
   /** Magic-link requests the client sent again after a 503 or a dropped connection. */
   clientRetries: number;
   deadLetters: Array<{ job: string; reason: string; error: string }>;
-  backlog: Array<{ stream: string; consumer: string; pending: number; ackPending: number }>;
+  backlog: Array<{ stream: string; consumer: string; pending: number; ackPending: number; phantomAckPending: number }>;
   converged: boolean;
   restartFailures: string[];
   /** Orders or magic-link requests the client could not get accepted even with retries. */
@@ -113,6 +113,7 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
       clientRetriesAfter503: facts.clientRetries,
       deadLetters: facts.deadLetters.length,
       unackedOrPending: unfinished,
+      phantomAckPending: facts.backlog.reduce((sum, c) => sum + c.phantomAckPending, 0),
       restartFailures: facts.restartFailures.length,
     },
     checks,
