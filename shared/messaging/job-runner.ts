@@ -274,6 +274,9 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
   // stalled the flow: 36% idle at saturation), and, unlike the iterator's own buffer, these are
   // visible: the heartbeat keeps them alive and shutdown hands them back at once.
   const waiting: JsMsg[] = [];
+  /** When this process took each message it holds, for the heartbeat's limit. */
+  const heldSince = new Map<JsMsg, number>();
+  const overdue = new WeakSet<JsMsg>();
 
   const dispatch = (m: JsMsg) => {
     const cancel = createCancel();
@@ -285,6 +288,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
       })
       .finally(() => {
         running.delete(m);
+        heldSince.delete(m);
         pump();
         if (running.size === 0) idle?.();
       });
@@ -315,6 +319,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
         handBack.push(m);
         continue;
       }
+      heldSince.set(m, Date.now());
       waiting.push(m);
       pump();
       if (waiting.length >= job.concurrency) await waitForRoom();
@@ -323,9 +328,21 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
 
   // One timer for every attempt running or waiting: `working()` resets each message's ack timer, so
   // a job that runs longer than ack-wait is not redelivered while it is still being worked on.
+  //
+  // Kept alive only for as long as the job's own timing allows: a message held past its timeout
+  // plus one ack-wait means this process is stuck on it (a lost promise, a wedged connection).
+  // It then stops being kept alive, so the server redelivers it to a worker that can finish it:
+  // nothing is held for ever by a process that still looks healthy.
+  const holdLimitMs = job.timeoutMs + job.ackWaitMs;
   const heartbeat = setInterval(() => {
-    for (const m of running.keys()) m.working();
-    for (const m of waiting) m.working();
+    const now = Date.now();
+    for (const m of [...running.keys(), ...waiting]) {
+      if (now - (heldSince.get(m) ?? now) <= holdLimitMs) m.working();
+      else if (!overdue.has(m)) {
+        overdue.add(m);
+        deps.log.error({ job: job.name, streamSeq: m.seq, heldMs: now - (heldSince.get(m) ?? now) }, 'message held past its timeout; no longer kept alive, the server will redeliver it');
+      }
+    }
   }, heartbeatMs);
   heartbeat.unref();
 
