@@ -70,13 +70,24 @@ export const isAlive = (pid: number): boolean => {
   }
 };
 
-/** A port nothing listens on right now (bound to 0, then released). */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+/**
+ * A port nothing listens on right now (bound to 0, then released). The kernel may hand the same
+ * released port out again at once, so ports already handed out by this process are skipped.
+ */
+const handedOut = new Set<number>();
+export const freePort = async (): Promise<number> => {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port: bound } = s.address() as { port: number };
+        s.close(() => resolve(bound));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+};

@@ -23,13 +23,28 @@ const listen = (port: number) =>
       server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
     });
   });
-const freePort = async () => (await listen(0))!;
+// A port is free only until someone binds it: the kernel may hand the same released port out twice
+// in a row, so every port chosen for one start is remembered and never chosen again.
+const chosen = new Set<number>();
+const freePort = async (): Promise<number> => {
+  for (;;) {
+    const port = (await listen(0))!;
+    if (!chosen.has(port)) {
+      chosen.add(port);
+      return port;
+    }
+  }
+};
 /** Three consecutive free ports: the launcher gives auth, mailer and ticketing base, base+1, base+2. */
 const freeRun = async (): Promise<number> =>
   waitFor(async () => {
     const base = await freePort();
+    if (chosen.has(base + 1) || chosen.has(base + 2)) return undefined;
     const next = [await listen(base + 1), await listen(base + 2)];
-    return base + 2 < 65_536 && next.every((p) => p !== undefined) ? base : undefined;
+    if (base + 2 >= 65_536 || !next.every((p) => p !== undefined)) return undefined;
+    chosen.add(base + 1);
+    chosen.add(base + 2);
+    return base;
   }, { what: 'three consecutive free ports' });
 
 const ports = { nats: 0, gateway: 0, webhook: 0, inbox: 0, smtp: 0, workers: 0 };
