@@ -66,15 +66,21 @@ export const ensureStream = async (deps: EnsureDeps, spec: StreamSpec): Promise<
   }
 };
 
+/**
+ * The server's delivery limit. The runner counts attempts itself (hand-backs at shutdown are not
+ * attempts) and dead-letters a delivery past the attempt limit; this limit leaves room for many
+ * hand-backs, and the runner also dead-letters the last delivery the server will make, so a
+ * message is never dropped silently. (An unlimited `max_deliver: -1` left a message ack-pending
+ * and never redelivered after a 2.9 server restart in the chaos test.)
+ */
+export const deliveryLimit = (job: Pick<JobSpec, 'maxAttempts'>): number => job.maxAttempts + 50;
+
 export const consumerConfig = (job: JobSpec): Partial<ConsumerConfig> & { durable_name: string } => ({
   durable_name: job.consumer,
   filter_subject: job.subject,
   ack_policy: AckPolicy.Explicit,
   ack_wait: nanos(job.ackWaitMs),
-  // No server-side limit: the runner counts attempts itself (hand-backs at shutdown are not
-  // attempts) and dead-letters a delivery past the limit, e.g. after a worker died during the last
-  // attempt. A server limit would instead stop delivering such a message silently.
-  max_deliver: -1,
+  max_deliver: deliveryLimit(job),
   max_ack_pending: Math.max(1_000, job.concurrency * 20),
   deliver_policy: job.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
   description: `${job.name}: ${job.maxAttempts} attempts, timeout ${job.timeoutMs} ms`,

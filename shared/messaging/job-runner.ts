@@ -5,6 +5,7 @@ import { attemptKey, type AttemptLog, type FailedAttempt } from './attempt-log.t
 import { createCancel, type Cancel } from './cancel.ts';
 import { decide, type AttemptOutcome, type Reply } from './decide.ts';
 import { buildDeadLetter, publishDeadLetter, type DeadLetterRecord } from './dead-letter.ts';
+import { deliveryLimit } from './ensure.ts';
 import { errorMessage, isPermanent, JobTimeoutError, ShutdownError } from './errors.ts';
 import { firstHeaders, HEADERS, headersToRecord } from './headers.ts';
 import type { Publisher } from './publish.ts';
@@ -239,13 +240,14 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
     };
 
     // A delivery past the limit means a worker died during the last attempt: dead-letter it unrun.
+    // So is the last delivery the server will make, however many were hand-backs.
     const outcome: AttemptOutcome =
-      info.attempt > job.maxAttempts
+      info.attempt > job.maxAttempts || m.info.deliveryCount >= deliveryLimit(job)
         ? { kind: 'failed', error: `delivered ${info.attempt} times; a worker stopped during an earlier attempt` }
         : await observation.run(() => attemptOutcome(m, ctx, cancel));
     clearTimeout(timeout);
 
-    const decision = decide(outcome, info.attempt, job, random);
+    const decision = decide(outcome, m.info.deliveryCount >= deliveryLimit(job) ? Math.max(info.attempt, job.maxAttempts) : info.attempt, job, random);
     const failure = 'error' in outcome ? { attempt: info.attempt, at: new Date(started).toISOString(), error: outcome.error } : undefined;
     const durationMs = Date.now() - started;
     const line: Record<string, unknown> = {
