@@ -18,7 +18,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/main.ts', 'services/launch.ts', 'test/**', '**/test/**', 'bench/**', 'deploy/**', 'shared/config/**', 'services/*/src/launch/**'],
+    files: ['**/main.ts', 'services/launch.ts', 'vitest.config.ts', 'test/**', '**/test/**', 'bench/**', 'deploy/**', 'shared/config/**', 'services/*/src/launch/**'],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );
