@@ -17,7 +17,7 @@ export interface ChaosFacts {
   /** Magic-link requests the client sent again after a 503 or a dropped connection. */
   clientRetries: number;
   deadLetters: Array<{ job: string; reason: string; error: string }>;
-  backlog: Array<{ stream: string; consumer: string; pending: number; ackPending: number; phantomAckPending: number }>;
+  backlog: Array<{ stream: string; consumer: string; pending: number; ackPending: number; phantomAckPending: number; detail?: string }>;
   converged: boolean;
   restartFailures: string[];
   /** Orders or magic-link requests the client could not get accepted even with retries. */
@@ -84,7 +84,7 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
     { name: 'every order has at least one tickets email', pass: noMail.length === 0, detail: noMail.length ? `missing: ${few(noMail)}` : 'all' },
     { name: 'every known user got a magic-link email', pass: knownWithout.length === 0, detail: knownWithout.length ? `missing: ${few(knownWithout)}` : `${facts.knownUsers.length}/${facts.knownUsers.length}` },
     { name: 'no unknown address got an email', pass: unknownWithMail.length === 0, detail: unknownWithMail.length ? few(unknownWithMail) : 'none' },
-    { name: 'no message left unacked or pending', pass: unfinished === 0, detail: facts.backlog.filter((c) => c.pending + c.ackPending > 0).map((c) => `${c.stream}/${c.consumer} pending ${c.pending} ack-pending ${c.ackPending}`).join('; ') || '0' },
+    { name: 'no message left unacked or pending', pass: unfinished === 0, detail: facts.backlog.filter((c) => c.pending + c.ackPending > 0).map((c) => `${c.stream}/${c.consumer} pending ${c.pending} ack-pending ${c.ackPending}${c.detail ? ` (${c.detail})` : ''}`).join('; ') || '0' },
     { name: 'no dead letters (none caused on purpose)', pass: facts.deadLetters.length === 0, detail: facts.deadLetters.map((d) => `${d.job} ${d.reason}: ${d.error.slice(0, 120)}`).join('; ') || '0' },
     {
       name: 'duplicate emails ≤ mailer kills that hit a send in progress',

@@ -100,7 +100,15 @@ const durableBacklog = async (client: TicketingClient) => {
         phantom = Math.max(0, ackPending - stored);
         ackPending -= phantom;
       }
-      out.push({ stream: stream.name, consumer: info.name, pending: info.num_pending, ackPending, phantomAckPending: phantom });
+      out.push({
+        stream: stream.name,
+        consumer: info.name,
+        pending: info.num_pending,
+        ackPending,
+        phantomAckPending: phantom,
+        // For diagnosing a stuck entry: how far acks got, what was delivered, how many redeliveries.
+        detail: `ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}`,
+      });
     }
   }
   return out;
