@@ -13,6 +13,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY shared ./shared
 COPY services ./services
+COPY deploy/dist-package.json ./deploy/dist-package.json
 # The same command test/deploy/build-output.test.ts runs: tsc -p tsconfig.build.json.
 RUN npm run build
 

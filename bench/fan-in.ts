@@ -1,8 +1,8 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { ORDERS_RPC } from '../shared/contracts/orders.ts';
-import { SUBJECTS } from '../shared/contracts/subjects.ts';
+import { ORDERS_RPC } from '#shared/contracts/orders';
+import { SUBJECTS } from '#shared/contracts/subjects';
 import { paymentSucceeded, signWebhook } from '../test/tickets/webhooks.ts';
 import { startChild, type BenchChild } from './child-process.ts';
 import type { MemoryTracker } from './memory.ts';

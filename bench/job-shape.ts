@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobSpec } from '../shared/contracts/spec.ts';
+import type { JobSpec } from '#shared/contracts/spec';
 
 /** A benchmark job: `p` says which phase it belongs to, `t` is its enqueue time (ms, see nowMs). */
 export const BenchJob = z.object({ p: z.enum(['sat', 'lat']), t: z.number(), i: z.number().int() });

@@ -4,7 +4,7 @@
  * modules are imported, so fastify's instrumentation sees the app being created.
  */
 import { readFileSync } from 'node:fs';
-import { startTelemetry } from '../shared/observability/telemetry.ts';
+import { startTelemetry } from '#shared/observability/telemetry';
 
 const SERVICES = ['gateway', 'webhook-ingest', 'auth', 'ticketing', 'mailer'] as const;
 

@@ -1,9 +1,9 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { fileURLToPath } from 'node:url';
-import type { JobSpec } from '../shared/contracts/spec.ts';
-import { ensureConsumer, ensureStream } from '../shared/messaging/ensure.ts';
-import { createPublisher, type Publisher } from '../shared/messaging/publish.ts';
+import type { JobSpec } from '#shared/contracts/spec';
+import { ensureConsumer, ensureStream } from '#shared/nats/ensure';
+import { createPublisher, type Publisher } from '#shared/nats/publish';
 import type { AttemptReport, TestJob } from './fixtures/job-behaviour.ts';
 import { startProcess, type RunningProcess } from './process.ts';
 import { uniqueName } from './wait.ts';

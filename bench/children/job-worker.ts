@@ -12,9 +12,9 @@ import { jetstream } from '@nats-io/jetstream';
 import { readFileSync } from 'node:fs';
 import { Worker as BullWorker } from 'bullmq';
 import { z } from 'zod';
-import { connectNats } from '../../shared/messaging/connect.ts';
-import { createMessaging, startWorkers, worker } from '../../shared/messaging/runtime.ts';
-import { createLogger } from '../../shared/observability/logger.ts';
+import { connectNats } from '#shared/nats/connect';
+import { createMessaging, startWorkers, worker } from '#shared/jobs/workers';
+import { createLogger } from '#shared/observability/logger';
 import { createLatencyRecorder, nowMs } from '../stats.ts';
 import { BenchJob, type WorkerSettings } from '../job-shape.ts';
 

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { connect } from '@nats-io/transport-node';
-import { parseEnv } from '../../shared/config/env.ts';
-import { AUTH_RPC } from '../../shared/contracts/auth.ts';
-import { createRpcClient } from '../../shared/messaging/rpc.ts';
+import { parseEnv } from '#shared/config/env';
+import { AUTH_RPC } from '#shared/contracts/auth';
+import { createRpcClient } from '#shared/nats/rpc';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const config = parseEnv(

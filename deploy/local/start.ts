@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { parseEnv, intFromEnv } from '../../shared/config/env.ts';
+import { parseEnv, intFromEnv } from '#shared/config/env';
 import { startDevInbox, type DevInbox } from './dev-inbox.ts';
 import { natsAnswers, startLocalNats } from './local-nats.ts';
 

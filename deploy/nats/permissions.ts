@@ -5,15 +5,15 @@
  * test checks the committed file matches, so a new consumer or bucket cannot silently lack (or
  * gain) a permission.
  */
-import { AUTH_JOBS } from '../../shared/contracts/auth.ts';
-import { BUCKETS, OBJECT_STORES } from '../../shared/contracts/buckets.ts';
-import { MAIL_JOBS } from '../../shared/contracts/mail.ts';
-import { paymentReceivedJob } from '../../shared/contracts/payments.ts';
-import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '../../shared/contracts/spec.ts';
-import { STREAMS } from '../../shared/contracts/streams.ts';
-import { deadLetterSubject, SUBJECTS } from '../../shared/contracts/subjects.ts';
-import { defaultInboxPrefix } from '../../shared/messaging/connect.ts';
-import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from '../../shared/contracts/tickets.ts';
+import { AUTH_JOBS } from '#shared/contracts/auth';
+import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
+import { MAIL_JOBS } from '#shared/contracts/mail';
+import { paymentReceivedJob } from '#shared/contracts/payments';
+import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '#shared/contracts/spec';
+import { STREAMS } from '#shared/contracts/streams';
+import { deadLetterSubject, SUBJECTS } from '#shared/contracts/subjects';
+import { defaultInboxPrefix } from '#shared/nats/connect';
+import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
 
 export const SERVICES = ['gateway', 'webhook-ingest', 'auth', 'ticketing', 'mailer'] as const;
 export type ServiceName = (typeof SERVICES)[number];

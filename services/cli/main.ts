@@ -4,7 +4,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { commonEnv, ConfigError, parseEnv } from '../../shared/config/env.ts';
+import { commonEnv, ConfigError, parseEnv } from '#shared/config/env';
 import { ordersShow } from './commands/orders.ts';
 import { usersAdd } from './commands/users-add.ts';
 import { queues } from './commands/queues.ts';

@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from 'vitest';
-import type { StoredDeadLetter } from '../../shared/messaging/dead-letter.ts';
+import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
 import type { AdminData } from '../../services/gateway/src/admin/data.ts';
 import { buildApp, type AppDeps } from '../../services/gateway/src/app.ts';
 import { quietLog } from '../runtime-setup.ts';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { JobSpec } from '../../shared/contracts/spec.ts';
-import { PermanentError } from '../../shared/messaging/errors.ts';
-import { ensureConsumer, ensureStream } from '../../shared/messaging/ensure.ts';
-import { startJobRunner, type JobRunner } from '../../shared/messaging/job-runner.ts';
-import type { Messaging } from '../../shared/messaging/runtime.ts';
+import type { JobSpec } from '#shared/contracts/spec';
+import { PermanentError } from '#shared/jobs/errors';
+import { ensureConsumer, ensureStream } from '#shared/nats/ensure';
+import { startJobRunner, type JobRunner } from '#shared/jobs/runner';
+import type { Messaging } from '#shared/jobs/workers';
 import { quietLog } from '../runtime-setup.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 

@@ -1,7 +1,7 @@
-import { AUTH_RPC } from '../../shared/contracts/auth.ts';
-import { ORDERS_RPC, type OrderView } from '../../shared/contracts/orders.ts';
-import { STREAMS } from '../../shared/contracts/streams.ts';
-import { listDeadLetters } from '../../shared/messaging/dead-letter.ts';
+import { AUTH_RPC } from '#shared/contracts/auth';
+import { ORDERS_RPC, type OrderView } from '#shared/contracts/orders';
+import { STREAMS } from '#shared/contracts/streams';
+import { listDeadLetters } from '#shared/jobs/dead-letter';
 import { uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer } from '../nats-server.ts';
 import { startService, type RunningService } from '../services.ts';

@@ -1,11 +1,11 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { ORDERS_RPC } from '../../shared/contracts/orders.ts';
-import type { JobSpec } from '../../shared/contracts/spec.ts';
-import { listDeadLetters } from '../../shared/messaging/dead-letter.ts';
-import { ensureConsumer, ensureStream } from '../../shared/messaging/ensure.ts';
-import { createRpcClient } from '../../shared/messaging/rpc.ts';
-import { createMessaging, type Messaging } from '../../shared/messaging/runtime.ts';
+import { ORDERS_RPC } from '#shared/contracts/orders';
+import type { JobSpec } from '#shared/contracts/spec';
+import { listDeadLetters } from '#shared/jobs/dead-letter';
+import { ensureConsumer, ensureStream } from '#shared/nats/ensure';
+import { createRpcClient } from '#shared/nats/rpc';
+import { createMessaging, type Messaging } from '#shared/jobs/workers';
 import { createDeadJobFixture, type DeadJobFixture } from '../admin/dead-job.ts';
 import { runCli, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';

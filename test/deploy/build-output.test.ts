@@ -50,6 +50,9 @@ beforeAll(async () => {
     { cwd: repoRoot, encoding: 'utf8' },
   );
   if (tsc.status !== 0) throw new Error(`build failed:\n${tsc.stdout}${tsc.stderr}`);
+  // The build's second step (package.json `build`): the compiled tree's own package.json maps
+  // `#shared/*` onto the emitted JavaScript.
+  copyFileSync(join(repoRoot, 'deploy/dist-package.json'), join(app, 'dist/package.json'));
   server = await startNatsServer();
 });
 
@@ -62,20 +65,23 @@ afterAll(async () => {
 test('the build emits JavaScript only, including the process-pool host that is forked at runtime', () => {
   const files = walk(join(app, 'dist'));
   expect(files).toContain(join(app, 'dist/services/launch.js'));
-  expect(files).toContain(join(app, 'dist/shared/messaging/process-host.js'));
+  expect(files).toContain(join(app, 'dist/shared/process-pool/host.js'));
   expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
   expect(files.some((f) => /[/\\]test[/\\]/.test(f.slice(app.length)))).toBe(false);
-  // Relative imports were rewritten to .js: plain node cannot load a .ts specifier.
+  // Relative imports were rewritten to .js and shared code is imported by its `#shared/...` alias
+  // without an extension: plain node cannot load a .ts specifier.
   const tsImports = files
     .filter((f) => f.endsWith('.js'))
-    .filter((f) => /from\s+['"]\.{1,2}\/[^'"]+\.ts['"]/.test(readFileSync(f, 'utf8')));
+    .filter((f) => /from\s+['"](\.{1,2}\/|#)[^'"]+\.ts['"]/.test(readFileSync(f, 'utf8')));
   expect(tsImports).toEqual([]);
+  expect(JSON.parse(readFileSync(join(app, 'dist/package.json'), 'utf8'))).toEqual({ type: 'module', imports: { '#shared/*': './shared/*.js' } });
 });
 
 test('the Dockerfile builds the way this test does and starts services the way this test does', () => {
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+  expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && cp deploy/dist-package.json dist/package.json');
+  expect(dockerfile).toMatch(/^COPY deploy\/dist-package.json /m);
   expect(dockerfile).toMatch(/^RUN npm ci\b/m);
   expect(dockerfile).toMatch(/^RUN npm run build$/m);
   const stages = dockerfile.split(/^FROM /m).slice(1);

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, test } from 'vitest';
 import { APP_ACCOUNT, PASSWORD_VARIABLES, passwordVariable, SERVICES } from '../../deploy/nats/permissions.ts';
-import { AUTH_JOBS } from '../../shared/contracts/auth.ts';
-import { MAIL_JOBS } from '../../shared/contracts/mail.ts';
-import { generateTicketJob, ticketsReadyMailJob } from '../../shared/contracts/tickets.ts';
+import { AUTH_JOBS } from '#shared/contracts/auth';
+import { MAIL_JOBS } from '#shared/contracts/mail';
+import { generateTicketJob, ticketsReadyMailJob } from '#shared/contracts/tickets';
 
 // Whichever kubectl is present (current: kustomize v5; Debian's kubernetes-client: v2). KUBECTL
 // points the test at another binary to check the kustomizations against both.

@@ -11,13 +11,13 @@ import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_USER, NEEDS, PASSWORD_VARIABLES, renderAccounts, SERVICES, type ServiceName } from '../../deploy/nats/permissions.ts';
-import { AUTH_JOBS } from '../../shared/contracts/auth.ts';
-import { BUCKETS, OBJECT_STORES } from '../../shared/contracts/buckets.ts';
-import { STREAMS } from '../../shared/contracts/streams.ts';
-import { SUBJECTS } from '../../shared/contracts/subjects.ts';
-import { generateTicketJob } from '../../shared/contracts/tickets.ts';
-import { connectNats } from '../../shared/messaging/connect.ts';
-import { createMessaging, ensureDeclarations, type Messaging } from '../../shared/messaging/runtime.ts';
+import { AUTH_JOBS } from '#shared/contracts/auth';
+import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
+import { STREAMS } from '#shared/contracts/streams';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { generateTicketJob } from '#shared/contracts/tickets';
+import { connectNats } from '#shared/nats/connect';
+import { createMessaging, ensureDeclarations, type Messaging } from '#shared/jobs/workers';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { natsDir, passwordOf, randomPasswords, singleServerConfig } from './nats-config.ts';
@@ -74,7 +74,7 @@ const startLikeService = async (name: ServiceName): Promise<Messaging | NatsConn
   const nc = await connectAs(name);
   if (!needs.runtime) {
     const jsm = await jetstreamManager(nc);
-    const { ensureStream, ensureBucket, ensureObjectStore } = await import('../../shared/messaging/ensure.ts');
+    const { ensureStream, ensureBucket, ensureObjectStore } = await import('#shared/nats/ensure');
     for (const stream of needs.streams) await ensureStream({ jsm, log: quietLog, replicas: 1 }, stream);
     for (const bucket of needs.buckets) await ensureBucket(nc, bucket, 1);
     for (const store of needs.objectStores) await ensureObjectStore(nc, store, 1);
@@ -132,7 +132,7 @@ describe('each service user can do what its service needs', () => {
         await started.attempts.recordFailure(key, new Date().toISOString(), { attempt: 1, at: new Date().toISOString(), error: 'probe' });
         expect((await started.attempts.get(key))?.failures).toHaveLength(1);
         await started.attempts.forget(key);
-        const { deadLetterSubject } = await import('../../shared/contracts/subjects.ts');
+        const { deadLetterSubject } = await import('#shared/contracts/subjects');
         const ack = await started.publisher.publish(deadLetterSubject(job.stream, job.consumer), { probe: true }, { retryForMs: 0 });
         expect(ack.stream).toBe(STREAMS.DLQ.name);
       }

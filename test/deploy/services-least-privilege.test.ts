@@ -5,9 +5,9 @@
  * tickets by email and downloads one — and no service ever hits a permissions violation.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { AUTH_RPC } from '../../shared/contracts/auth.ts';
-import { connectNats } from '../../shared/messaging/connect.ts';
-import { createRpcClient } from '../../shared/messaging/rpc.ts';
+import { AUTH_RPC } from '#shared/contracts/auth';
+import { connectNats } from '#shared/nats/connect';
+import { createRpcClient } from '#shared/nats/rpc';
 import { linkIn, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';

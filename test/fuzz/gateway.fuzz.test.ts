@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { SessionView } from '../../shared/contracts/auth.ts';
-import { ORDERS_RPC, type OrderView } from '../../shared/contracts/orders.ts';
-import type { RpcClient } from '../../shared/messaging/rpc.ts';
+import type { SessionView } from '#shared/contracts/auth';
+import { ORDERS_RPC, type OrderView } from '#shared/contracts/orders';
+import type { RpcClient } from '#shared/nats/rpc';
 import { buildApp } from '../../services/gateway/src/app.ts';
 import type { AuthClient } from '../../services/gateway/src/auth-client.ts';
 import { quietLog } from '../runtime-setup.ts';

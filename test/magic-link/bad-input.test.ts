@@ -2,12 +2,12 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { BUCKETS } from '../../shared/contracts/buckets.ts';
-import { STREAMS } from '../../shared/contracts/streams.ts';
-import { SUBJECTS } from '../../shared/contracts/subjects.ts';
-import { ensureBucket, ensureStream } from '../../shared/messaging/ensure.ts';
-import { createPublisher } from '../../shared/messaging/publish.ts';
-import { createRpcClient } from '../../shared/messaging/rpc.ts';
+import { BUCKETS } from '#shared/contracts/buckets';
+import { STREAMS } from '#shared/contracts/streams';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { ensureBucket, ensureStream } from '#shared/nats/ensure';
+import { createPublisher } from '#shared/nats/publish';
+import { createRpcClient } from '#shared/nats/rpc';
 import { buildApp } from '../../services/gateway/src/app.ts';
 import { createAuthClient } from '../../services/gateway/src/auth-client.ts';
 import { createKvRateLimiter } from '../../services/gateway/src/rate-limit.ts';

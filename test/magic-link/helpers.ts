@@ -1,7 +1,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { fileURLToPath } from 'node:url';
-import { STREAMS } from '../../shared/contracts/streams.ts';
+import { STREAMS } from '#shared/contracts/streams';
 import { startProcess } from '../process.ts';
 import type { ReceivedMail } from '../smtp-server.ts';
 import { waitFor } from '../wait.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { STREAMS } from '../../shared/contracts/streams.ts';
+import { STREAMS } from '#shared/contracts/streams';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startService, type RunningService } from '../services.ts';
 import { startSmtpServer, type TestSmtpServer } from '../smtp-server.ts';

@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { AUTH_RPC } from '../../shared/contracts/auth.ts';
-import { createRpcClient } from '../../shared/messaging/rpc.ts';
+import { AUTH_RPC } from '#shared/contracts/auth';
+import { createRpcClient } from '#shared/nats/rpc';
 import { linkIn, to, tokenOf, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../otlp-receiver.ts';

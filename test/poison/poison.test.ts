@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { AUTH_JOBS, AUTH_RPC } from '../../shared/contracts/auth.ts';
-import { MAIL_JOBS } from '../../shared/contracts/mail.ts';
-import { paymentReceivedJob } from '../../shared/contracts/payments.ts';
-import type { JobSpec } from '../../shared/contracts/spec.ts';
-import { STREAMS } from '../../shared/contracts/streams.ts';
-import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from '../../shared/contracts/tickets.ts';
-import { decodePayload, listDeadLetters, type StoredDeadLetter } from '../../shared/messaging/dead-letter.ts';
+import { AUTH_JOBS, AUTH_RPC } from '#shared/contracts/auth';
+import { MAIL_JOBS } from '#shared/contracts/mail';
+import { paymentReceivedJob } from '#shared/contracts/payments';
+import type { JobSpec } from '#shared/contracts/spec';
+import { STREAMS } from '#shared/contracts/streams';
+import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
+import { decodePayload, listDeadLetters, type StoredDeadLetter } from '#shared/jobs/dead-letter';
 import { linkIn, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startService, type RunningService } from '../services.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { listDeadLetters, replayDeadLetter, type StoredDeadLetter } from '../../shared/messaging/dead-letter.ts';
+import { listDeadLetters, replayDeadLetter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { byJob, createRuntimeFixture, type RuntimeFixture } from '../runtime-setup.ts';
 import { waitFor } from '../wait.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { listDeadLetters } from '../../shared/messaging/dead-letter.ts';
+import { listDeadLetters } from '#shared/jobs/dead-letter';
 import type { TestJob } from '../fixtures/job-behaviour.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { byJob, createRuntimeFixture, type RuntimeFixture } from '../runtime-setup.ts';

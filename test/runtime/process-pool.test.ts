@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, test } from 'vitest';
-import { createProcessPool, type ProcessPool } from '../../shared/messaging/process-pool.ts';
+import { createProcessPool, type ProcessPool } from '#shared/process-pool/pool';
 import { waitFor } from '../wait.ts';
 
 const work = fileURLToPath(new URL('../fixtures/pool-work.ts', import.meta.url));

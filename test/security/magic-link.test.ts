@@ -1,8 +1,8 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { AUTH_JOBS, AUTH_RPC } from '../../shared/contracts/auth.ts';
-import { createRpcClient, type RpcClient } from '../../shared/messaging/rpc.ts';
+import { AUTH_JOBS, AUTH_RPC } from '#shared/contracts/auth';
+import { createRpcClient, type RpcClient } from '#shared/nats/rpc';
 import { linkIn, to, tokenOf, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../otlp-receiver.ts';

@@ -1,7 +1,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { STREAMS } from '../../shared/contracts/streams.ts';
+import { STREAMS } from '#shared/contracts/streams';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startService, type RunningService } from '../services.ts';
 import { newWebhookSecret, paymentSucceeded, postWebhook, signWebhook, type SignedWebhook } from '../tickets/webhooks.ts';

@@ -1,7 +1,7 @@
 import { pdfText } from '../pdf.ts';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { STREAMS } from '../../shared/contracts/streams.ts';
-import { listDeadLetters, replayDeadLetter } from '../../shared/messaging/dead-letter.ts';
+import { STREAMS } from '#shared/contracts/streams';
+import { listDeadLetters, replayDeadLetter } from '#shared/jobs/dead-letter';
 import { linkIn, runCli, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startService, type RunningService } from '../services.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { OrderView } from '../../shared/contracts/orders.ts';
-import { SUBJECTS } from '../../shared/contracts/subjects.ts';
-import { TicketsReady, ticketObjectName } from '../../shared/contracts/tickets.ts';
+import type { OrderView } from '#shared/contracts/orders';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { TicketsReady, ticketObjectName } from '#shared/contracts/tickets';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import type { RunningProcess } from '../process.ts';
 import { startService, type RunningService } from '../services.ts';

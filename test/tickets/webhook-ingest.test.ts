@@ -2,10 +2,10 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { STREAMS } from '../../shared/contracts/streams.ts';
-import { watchConnection } from '../../shared/messaging/connection-state.ts';
-import { ensureStream } from '../../shared/messaging/ensure.ts';
-import { createPublisher } from '../../shared/messaging/publish.ts';
+import { STREAMS } from '#shared/contracts/streams';
+import { watchConnection } from '#shared/nats/connection-state';
+import { ensureStream } from '#shared/nats/ensure';
+import { createPublisher } from '#shared/nats/publish';
 import { buildApp } from '../../services/webhook-ingest/src/app.ts';
 import { createEventStore } from '../../services/webhook-ingest/src/store-event.ts';
 import { createSignatureVerifier } from '../../services/webhook-ingest/src/verify-signature.ts';

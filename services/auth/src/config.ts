@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { BUCKETS } from '../../../shared/contracts/buckets.ts';
-import { commonEnv, intFromEnv } from '../../../shared/config/env.ts';
+import { BUCKETS } from '#shared/contracts/buckets';
+import { commonEnv, intFromEnv } from '#shared/config/env';
 
 const MINUTE = 60_000;
 

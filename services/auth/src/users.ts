@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { User } from '../../../shared/contracts/auth.ts';
+import { User } from '#shared/contracts/auth';
 import { isRevisionConflict, type AuthKv } from './kv.ts';
 import { sha256Hex } from './secrets.ts';
 

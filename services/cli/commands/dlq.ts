@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { getDeadLetter, listDeadLetters, purgeDeadLetters, replayDeadLetter } from '../../../shared/messaging/dead-letter.ts';
-import { createPublisher } from '../../../shared/messaging/publish.ts';
+import { getDeadLetter, listDeadLetters, purgeDeadLetters, replayDeadLetter } from '#shared/jobs/dead-letter';
+import { createPublisher } from '#shared/nats/publish';
 import { parseArgs, UsageError, type CliContext, type Command } from '../dispatch.ts';
-import { formatAge } from '../../../shared/observability/format-age.ts';
+import { formatAge } from '#shared/observability/format-age';
 import { parseDuration, table } from '../table.ts';
 
 const handles = async (ctx: CliContext) => {

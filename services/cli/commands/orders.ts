@@ -1,5 +1,5 @@
-import { ORDERS_RPC, type OrderView } from '../../../shared/contracts/orders.ts';
-import { createRpcClient, RpcUnavailableError } from '../../../shared/messaging/rpc.ts';
+import { ORDERS_RPC, type OrderView } from '#shared/contracts/orders';
+import { createRpcClient, RpcUnavailableError } from '#shared/nats/rpc';
 import { parseArgs, UsageError, type Command } from '../dispatch.ts';
 
 const money = (amount: number, currency: string) => `${(amount / 100).toFixed(2)} ${currency}`;

@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { readQueues } from '../../../shared/messaging/queue-stats.ts';
+import { readQueues } from '#shared/nats/queue-stats';
 import { parseArgs, UsageError, type Command } from '../dispatch.ts';
-import { formatAge } from '../../../shared/observability/format-age.ts';
+import { formatAge } from '#shared/observability/format-age';
 import { table } from '../table.ts';
 
 export const queues: Command = {

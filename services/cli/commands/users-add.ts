@@ -1,5 +1,5 @@
-import { AUTH_RPC, Email } from '../../../shared/contracts/auth.ts';
-import { createRpcClient, RpcUnavailableError } from '../../../shared/messaging/rpc.ts';
+import { AUTH_RPC, Email } from '#shared/contracts/auth';
+import { createRpcClient, RpcUnavailableError } from '#shared/nats/rpc';
 import { parseArgs, UsageError, type Command } from '../dispatch.ts';
 
 /** Users belong to the auth service, so the CLI asks it (request/reply) rather than writing its bucket. */

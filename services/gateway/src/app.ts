@@ -1,8 +1,8 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { registerOperations } from '../../../shared/observability/http.ts';
-import type { Log } from '../../../shared/observability/logger.ts';
-import type { Metrics } from '../../../shared/observability/metrics.ts';
+import { registerOperations } from '#shared/http/operations';
+import type { Log } from '#shared/observability/logger';
+import type { Metrics } from '#shared/observability/metrics';
 import type { AuthClient } from './auth-client.ts';
 import type { AdminData } from './admin/data.ts';
 import { registerAdminRoutes } from './admin/routes.ts';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { AUTH_RPC } from '../../../shared/contracts/auth.ts';
-import type { RpcClient } from '../../../shared/messaging/rpc.ts';
+import { AUTH_RPC } from '#shared/contracts/auth';
+import type { RpcClient } from '#shared/nats/rpc';
 
 type Reply<K extends keyof typeof AUTH_RPC> = z.output<(typeof AUTH_RPC)[K]['reply']>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { BUCKETS } from '../../../shared/contracts/buckets.ts';
-import { commonEnv, intFromEnv, urlFromEnv } from '../../../shared/config/env.ts';
+import { BUCKETS } from '#shared/contracts/buckets';
+import { commonEnv, intFromEnv, urlFromEnv } from '#shared/config/env';
 
 const MINUTE = 60_000;
 // A counter must live at least as long as its window; the bucket's TTL is what deletes it.

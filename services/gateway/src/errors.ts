@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { RpcUnavailableError } from '../../../shared/messaging/rpc.ts';
-import type { Log } from '../../../shared/observability/logger.ts';
+import { RpcUnavailableError } from '#shared/nats/rpc';
+import type { Log } from '#shared/observability/logger';
 
 /** Every error the gateway answers with: a stable code, its status and a title. */
 export const PROBLEMS = {

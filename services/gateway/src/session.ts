@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { SessionView } from '../../../shared/contracts/auth.ts';
+import type { SessionView } from '#shared/contracts/auth';
 import type { AuthClient } from './auth-client.ts';
 import { HttpProblem } from './errors.ts';
 

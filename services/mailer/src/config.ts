@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, intFromEnv, urlFromEnv } from '../../../shared/config/env.ts';
+import { commonEnv, intFromEnv, urlFromEnv } from '#shared/config/env';
 
 /** Mailer settings; defaults in the comments are what an unset variable means. */
 export const mailerEnv = z.object({

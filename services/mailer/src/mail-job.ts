@@ -1,6 +1,6 @@
-import { MAIL_JOBS } from '../../../shared/contracts/mail.ts';
-import type { JobSpec } from '../../../shared/contracts/spec.ts';
-import type { MailSend } from '../../../shared/contracts/mail.ts';
+import { MAIL_JOBS } from '#shared/contracts/mail';
+import type { JobSpec } from '#shared/contracts/spec';
+import type { MailSend } from '#shared/contracts/mail';
 import type { MailerConfig } from './config.ts';
 
 /** The `mail.send` job with its retry policy taken from configuration. */

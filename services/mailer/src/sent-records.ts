@@ -1,6 +1,6 @@
 import type { KV } from '@nats-io/kv';
-import { SentRecord } from '../../../shared/contracts/mail.ts';
-import type { Log } from '../../../shared/observability/logger.ts';
+import { SentRecord } from '#shared/contracts/mail';
+import type { Log } from '#shared/observability/logger';
 import type { MailTransport, OutgoingMail } from './transport.ts';
 
 export interface SentRecords {

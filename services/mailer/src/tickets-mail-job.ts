@@ -1,5 +1,5 @@
-import type { JobSpec } from '../../../shared/contracts/spec.ts';
-import { ticketsReadyMailJob, type TicketsReady } from '../../../shared/contracts/tickets.ts';
+import type { JobSpec } from '#shared/contracts/spec';
+import { ticketsReadyMailJob, type TicketsReady } from '#shared/contracts/tickets';
 import type { MailerConfig } from './config.ts';
 
 /** The mailer's `tickets.ready` reader, with the same retry settings as every other mail. */

@@ -1,7 +1,7 @@
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { SpanKind } from '@opentelemetry/api';
-import { PermanentError } from '../../../shared/messaging/errors.ts';
-import { withSpan } from '../../../shared/observability/tracing.ts';
+import { PermanentError } from '#shared/jobs/errors';
+import { withSpan } from '#shared/observability/tracing';
 
 export interface OutgoingMail {
   to: string;

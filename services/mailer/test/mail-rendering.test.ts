@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { isPermanent } from '../../../shared/messaging/errors.ts';
+import { isPermanent } from '#shared/jobs/errors';
 import { verifyLink } from '../src/handlers/send-mail.ts';
 import { renderMagicLink } from '../src/templates/magic-link.ts';
 import { classifySmtpError, senderDomain } from '../src/transport.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { commonEnv, intFromEnv } from '../../../shared/config/env.ts';
-import type { JobSpec } from '../../../shared/contracts/spec.ts';
+import { commonEnv, intFromEnv } from '#shared/config/env';
+import type { JobSpec } from '#shared/contracts/spec';
 
 const optionalMs = z.coerce.number().int().positive().optional();
 

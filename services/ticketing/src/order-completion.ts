@@ -1,12 +1,12 @@
-import { SUBJECTS } from '../../../shared/contracts/subjects.ts';
-import { TICKET_IDS, ticketObjectName, type TicketGenerated, type TicketsReady } from '../../../shared/contracts/tickets.ts';
-import { PermanentError } from '../../../shared/messaging/errors.ts';
-import type { JobContext } from '../../../shared/messaging/job-runner.ts';
-import type { Publisher } from '../../../shared/messaging/publish.ts';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { TICKET_IDS, ticketObjectName, type TicketGenerated, type TicketsReady } from '#shared/contracts/tickets';
+import { PermanentError } from '#shared/jobs/errors';
+import type { JobContext } from '#shared/jobs/runner';
+import type { Publisher } from '#shared/nats/publish';
 import type { OrderStore } from './orders-store.ts';
 import { isComplete, type ProgressStore } from './progress-store.ts';
 import type { TicketStore } from './ticket-store.ts';
-import { linkFromTraceparent, withSpan } from '../../../shared/observability/tracing.ts';
+import { linkFromTraceparent, withSpan } from '#shared/observability/tracing';
 
 /**
  * The per-order aggregator (fan-in). Each `tickets.generated` adds its ticket number to the order's

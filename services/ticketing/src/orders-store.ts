@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Order, type OrderStatus } from '../../../shared/contracts/orders.ts';
+import { Order, type OrderStatus } from '#shared/contracts/orders';
 import { isConflict, kvRecords, type RecordKv } from './kv-record.ts';
 
 /** Order ids are KV keys, object-name prefixes and QR text: keep them to safe characters. */

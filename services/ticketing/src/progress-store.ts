@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PermanentError } from '../../../shared/messaging/errors.ts';
+import { PermanentError } from '#shared/jobs/errors';
 import { kvRecords, type RecordKv } from './kv-record.ts';
 
 /** The aggregator's record for one order: which tickets are stored, and whether ready went out. */

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import type { DeadLetterRecord } from '../../../shared/messaging/dead-letter.ts';
+import type { DeadLetterRecord } from '#shared/jobs/dead-letter';
 import { createOnCompletionDeadLettered, createOnPaymentDeadLettered } from '../src/handlers/ticket-dead-lettered.ts';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };

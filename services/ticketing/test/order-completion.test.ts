@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
-import type { Order } from '../../../shared/contracts/orders.ts';
-import type { GenerateTicket, TicketGenerated } from '../../../shared/contracts/tickets.ts';
-import type { DeadLetterRecord } from '../../../shared/messaging/dead-letter.ts';
+import type { Order } from '#shared/contracts/orders';
+import type { GenerateTicket, TicketGenerated } from '#shared/contracts/tickets';
+import type { DeadLetterRecord } from '#shared/jobs/dead-letter';
 import type { RecordKv } from '../src/kv-record.ts';
 import { createOnTicketDeadLettered } from '../src/handlers/ticket-dead-lettered.ts';
 import { createOnTicketGenerated } from '../src/order-completion.ts';

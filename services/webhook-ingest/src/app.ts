@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { PAYMENT_SUCCEEDED, PaymentEvent, PaymentSucceededData } from '../../../shared/contracts/payments.ts';
-import { registerOperations } from '../../../shared/observability/http.ts';
-import type { Log } from '../../../shared/observability/logger.ts';
-import type { Metrics } from '../../../shared/observability/metrics.ts';
+import { PAYMENT_SUCCEEDED, PaymentEvent, PaymentSucceededData } from '#shared/contracts/payments';
+import { registerOperations } from '#shared/http/operations';
+import type { Log } from '#shared/observability/logger';
+import type { Metrics } from '#shared/observability/metrics';
 import { problem, type ErrorCode } from './errors.ts';
 import type { VerifySignature } from './verify-signature.ts';
 

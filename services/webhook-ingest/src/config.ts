@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnv, intFromEnv } from '../../../shared/config/env.ts';
+import { commonEnv, intFromEnv } from '#shared/config/env';
 
 const SECRET = /^whsec_[A-Za-z0-9+/=]+$/;
 

@@ -1,6 +1,6 @@
-import { PAYMENT_HEADERS } from '../../../shared/contracts/payments.ts';
-import { SUBJECTS } from '../../../shared/contracts/subjects.ts';
-import type { Publisher } from '../../../shared/messaging/publish.ts';
+import { PAYMENT_HEADERS } from '#shared/contracts/payments';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import type { Publisher } from '#shared/nats/publish';
 import type { StoreEvent } from './app.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { expect, test } from 'vitest';
-import { ConfigError, commonEnv, parseEnv, urlFromEnv } from '../env.ts';
+import { ConfigError, commonEnv, parseEnv, urlFromEnv } from '#shared/config/env';
 
 const schema = z.object({ ...commonEnv, SMTP_URL: urlFromEnv(['smtp:', 'smtps:']), PORT: z.coerce.number().int().default(3000) });
 

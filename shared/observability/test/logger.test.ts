@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { expect, test } from 'vitest';
-import { createLogger, maskEmail } from '../logger.ts';
+import { createLogger, maskEmail } from '#shared/observability/logger';
 
 const capture = () => {
   const lines: string[] = [];

@@ -1,6 +1,6 @@
-import { AUTH_RPC, type SessionView, type User } from '../../../../shared/contracts/auth.ts';
-import { rpcRoute, type RpcRoute } from '../../../../shared/messaging/rpc.ts';
-import type { Log } from '../../../../shared/observability/logger.ts';
+import { AUTH_RPC, type SessionView, type User } from '#shared/contracts/auth';
+import { rpcRoute, type RpcRoute } from '#shared/nats/rpc';
+import type { Log } from '#shared/observability/logger';
 import type { SessionRecord, SessionStore } from '../sessions.ts';
 import type { TokenStore } from '../tokens.ts';
 import type { UserStore } from '../users.ts';

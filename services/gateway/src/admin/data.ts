@@ -1,14 +1,14 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
-import { ORDERS_RPC, OrderListReply, type OrderView } from '../../../../shared/contracts/orders.ts';
-import type { RpcSpec } from '../../../../shared/contracts/spec.ts';
-import { STREAMS } from '../../../../shared/contracts/streams.ts';
-import { SUBJECTS } from '../../../../shared/contracts/subjects.ts';
-import { DeadLetterRecord, replayDeadLetter, type StoredDeadLetter } from '../../../../shared/messaging/dead-letter.ts';
-import { errorMessage } from '../../../../shared/messaging/errors.ts';
-import type { Publisher } from '../../../../shared/messaging/publish.ts';
-import { readQueues, type ConsumerRow } from '../../../../shared/messaging/queue-stats.ts';
-import { RpcUnavailableError, type RpcClient } from '../../../../shared/messaging/rpc.ts';
+import { ORDERS_RPC, OrderListReply, type OrderView } from '#shared/contracts/orders';
+import type { RpcSpec } from '#shared/contracts/spec';
+import { STREAMS } from '#shared/contracts/streams';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { DeadLetterRecord, replayDeadLetter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { errorMessage } from '#shared/jobs/errors';
+import type { Publisher } from '#shared/nats/publish';
+import { readQueues, type ConsumerRow } from '#shared/nats/queue-stats';
+import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
 
 /** Orders as the dashboard got them: a list, or why there is none (never an exception). */
 export type OrdersResult = { ok: true; orders: OrderView[] } | { ok: false; message: string };

@@ -1,9 +1,9 @@
-import type { OrderView } from '../../../../shared/contracts/orders.ts';
-import type { StoredDeadLetter } from '../../../../shared/messaging/dead-letter.ts';
-import type { ConsumerRow } from '../../../../shared/messaging/queue-stats.ts';
+import type { OrderView } from '#shared/contracts/orders';
+import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
+import type { ConsumerRow } from '#shared/nats/queue-stats';
 import type { OrdersResult } from './data.ts';
 import type { AdminSnapshot } from './snapshot.ts';
-import { formatAge } from '../../../../shared/observability/format-age.ts';
+import { formatAge } from '#shared/observability/format-age';
 
 /** Server-rendered admin pages. Every value goes through `esc`; the inline script only swaps fragments. */
 export const esc = (value: unknown): string =>

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { Log } from '../../../../shared/observability/logger.ts';
+import type { Log } from '#shared/observability/logger';
 import { HttpProblem } from '../errors.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import { ADMIN_COOKIE, createAdminAuth } from './auth.ts';

@@ -1,6 +1,6 @@
-import type { StoredDeadLetter } from '../../../../shared/messaging/dead-letter.ts';
-import { errorMessage } from '../../../../shared/messaging/errors.ts';
-import type { ConsumerRow } from '../../../../shared/messaging/queue-stats.ts';
+import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { errorMessage } from '#shared/jobs/errors';
+import type { ConsumerRow } from '#shared/nats/queue-stats';
 import type { AdminData, OrdersResult } from './data.ts';
 
 type Part<T> = ({ ok: true } & T) | { ok: false; message: string };

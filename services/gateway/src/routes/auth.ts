@@ -1,7 +1,7 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { z } from 'zod';
-import { Email, type MagicLinkRequested, type SessionView } from '../../../../shared/contracts/auth.ts';
-import type { Log } from '../../../../shared/observability/logger.ts';
+import { Email, type MagicLinkRequested, type SessionView } from '#shared/contracts/auth';
+import type { Log } from '#shared/observability/logger';
 import type { AuthClient } from '../auth-client.ts';
 import { HttpProblem } from '../errors.ts';
 import type { RateLimiter, RateRule } from '../rate-limit.ts';

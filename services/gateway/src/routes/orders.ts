@@ -1,11 +1,11 @@
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { z } from 'zod';
-import { Attendee, EventName, MAX_ATTENDEES, ORDERS_RPC, type OrderView } from '../../../../shared/contracts/orders.ts';
-import { ticketObjectName } from '../../../../shared/contracts/tickets.ts';
-import { RpcUnavailableError, type RpcClient } from '../../../../shared/messaging/rpc.ts';
+import { Attendee, EventName, MAX_ATTENDEES, ORDERS_RPC, type OrderView } from '#shared/contracts/orders';
+import { ticketObjectName } from '#shared/contracts/tickets';
+import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
 import { HttpProblem } from '../errors.ts';
 import { sessionOf } from '../session.ts';
-import type { TicketFiles } from '../../../../shared/messaging/ticket-files.ts';
+import type { TicketFiles } from '#shared/nats/object-reader';
 
 export interface OrderRoutesDeps {
   /** Request/reply to ticketing, the owner of orders. */

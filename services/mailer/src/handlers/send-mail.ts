@@ -1,5 +1,5 @@
-import type { MailSend } from '../../../../shared/contracts/mail.ts';
-import type { JobContext } from '../../../../shared/messaging/job-runner.ts';
+import type { MailSend } from '#shared/contracts/mail';
+import type { JobContext } from '#shared/jobs/runner';
 import { sendOnce, type SentRecords } from '../sent-records.ts';
 import { renderMagicLink, type RenderedMail } from '../templates/magic-link.ts';
 import type { MailTransport } from '../transport.ts';

@@ -1,12 +1,12 @@
-import { MailId } from '../../../../shared/contracts/mail.ts';
-import { SUBJECTS } from '../../../../shared/contracts/subjects.ts';
-import { TICKET_IDS, type TicketsReady, type TicketsSent } from '../../../../shared/contracts/tickets.ts';
-import { PermanentError } from '../../../../shared/messaging/errors.ts';
-import type { JobContext } from '../../../../shared/messaging/job-runner.ts';
-import type { Publisher } from '../../../../shared/messaging/publish.ts';
+import { MailId } from '#shared/contracts/mail';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { TICKET_IDS, type TicketsReady, type TicketsSent } from '#shared/contracts/tickets';
+import { PermanentError } from '#shared/jobs/errors';
+import type { JobContext } from '#shared/jobs/runner';
+import type { Publisher } from '#shared/nats/publish';
 import { sendOnce, type SentRecords } from '../sent-records.ts';
 import { renderTickets } from '../templates/tickets.ts';
-import type { TicketFiles } from '../../../../shared/messaging/ticket-files.ts';
+import type { TicketFiles } from '#shared/nats/object-reader';
 import type { MailTransport } from '../transport.ts';
 
 export interface SendTicketsDeps {

@@ -1,12 +1,12 @@
-import { SUBJECTS } from '../../../../shared/contracts/subjects.ts';
-import { TICKET_IDS, ticketObjectName, type GenerateTicket, type TicketGenerated } from '../../../../shared/contracts/tickets.ts';
-import type { JobContext } from '../../../../shared/messaging/job-runner.ts';
-import type { Publisher } from '../../../../shared/messaging/publish.ts';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { TICKET_IDS, ticketObjectName, type GenerateTicket, type TicketGenerated } from '#shared/contracts/tickets';
+import type { JobContext } from '#shared/jobs/runner';
+import type { Publisher } from '#shared/nats/publish';
 import type { RenderInput } from '../render-ticket.ts';
 import { faultFor } from '../test-faults.ts';
 import { signTicketId } from '../ticket-code.ts';
 import type { TicketStore } from '../ticket-store.ts';
-import { currentTraceparent, withSpan } from '../../../../shared/observability/tracing.ts';
+import { currentTraceparent, withSpan } from '#shared/observability/tracing';
 
 /** Renders in a child process; the signal (the runner's timeout) kills it. */
 export type RenderTicket = (input: RenderInput, signal: AbortSignal) => Promise<Uint8Array>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { ORDERS_RPC, Order, OrderView } from '../../../../shared/contracts/orders.ts';
-import type { RpcHandler } from '../../../../shared/messaging/rpc.ts';
-import type { Log } from '../../../../shared/observability/logger.ts';
+import type { ORDERS_RPC, Order, OrderView } from '#shared/contracts/orders';
+import type { RpcHandler } from '#shared/nats/rpc';
+import type { Log } from '#shared/observability/logger';
 import type { OrderStore } from '../orders-store.ts';
 import type { Progress, ProgressStore } from '../progress-store.ts';
 

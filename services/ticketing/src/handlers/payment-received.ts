@@ -1,9 +1,9 @@
-import { PAYMENT_SUCCEEDED, PaymentSucceededData, type PaymentEvent } from '../../../../shared/contracts/payments.ts';
-import { SUBJECTS } from '../../../../shared/contracts/subjects.ts';
-import { TICKET_IDS, type GenerateTicket } from '../../../../shared/contracts/tickets.ts';
-import { PermanentError } from '../../../../shared/messaging/errors.ts';
-import type { JobContext } from '../../../../shared/messaging/job-runner.ts';
-import type { Publisher } from '../../../../shared/messaging/publish.ts';
+import { PAYMENT_SUCCEEDED, PaymentSucceededData, type PaymentEvent } from '#shared/contracts/payments';
+import { SUBJECTS } from '#shared/contracts/subjects';
+import { TICKET_IDS, type GenerateTicket } from '#shared/contracts/tickets';
+import { PermanentError } from '#shared/jobs/errors';
+import type { JobContext } from '#shared/jobs/runner';
+import type { Publisher } from '#shared/nats/publish';
 import type { OrderStore } from '../orders-store.ts';
 import type { ProgressStore } from '../progress-store.ts';
 

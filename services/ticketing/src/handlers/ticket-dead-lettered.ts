@@ -1,7 +1,7 @@
-import { PAYMENT_SUCCEEDED, PaymentEvent, PaymentSucceededData } from '../../../../shared/contracts/payments.ts';
-import { GenerateTicket, TicketGenerated } from '../../../../shared/contracts/tickets.ts';
-import type { DeadLetterRecord } from '../../../../shared/messaging/dead-letter.ts';
-import type { Log } from '../../../../shared/observability/logger.ts';
+import { PAYMENT_SUCCEEDED, PaymentEvent, PaymentSucceededData } from '#shared/contracts/payments';
+import { GenerateTicket, TicketGenerated } from '#shared/contracts/tickets';
+import type { DeadLetterRecord } from '#shared/jobs/dead-letter';
+import type { Log } from '#shared/observability/logger';
 import type { OrderStore } from '../orders-store.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { JobSpec } from '../contracts/spec.ts';
+import type { JobSpec } from '#shared/contracts/spec';
 import { retryDelay } from './backoff.ts';
 import type { DeadLetterReason } from './dead-letter.ts';
 

@@ -1,7 +1,7 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { AttemptInfo, RunnerObserver } from '../messaging/job-runner.ts';
-import type { Metrics } from './metrics.ts';
-import { extractTraceContext, tracer } from './tracing.ts';
+import type { AttemptInfo, RunnerObserver } from './runner.ts';
+import type { Metrics } from '#shared/observability/metrics';
+import { extractTraceContext, tracer } from '#shared/observability/tracing';
 
 /**
  * Traces and counts every attempt. Each attempt is a consumer span (messaging semantic

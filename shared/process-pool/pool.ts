@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { PermanentError } from './errors.ts';
+import { PermanentError } from '#shared/jobs/errors';
 
 /**
  * Runs a module's default export in long-lived child processes, one call at a time each. On abort
@@ -31,7 +31,7 @@ interface Slot {
 
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; permanent: boolean };
 
-const hostPath = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './process-host.ts' : './process-host.js', import.meta.url));
+const hostPath = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url));
 
 const killGroup = (child: ChildProcess) => {
   if (child.pid === undefined) return;

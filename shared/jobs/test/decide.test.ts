@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { nominalDelay, retryDelay } from '../backoff.ts';
-import { decide, type AttemptOutcome } from '../decide.ts';
+import { nominalDelay, retryDelay } from '#shared/jobs/backoff';
+import { decide, type AttemptOutcome } from '#shared/jobs/decide';
 
 const policy = { initialMs: 1_000, multiplier: 2, maxMs: 30_000, jitter: 0.2 };
 

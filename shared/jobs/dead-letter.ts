@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { STREAMS } from '../contracts/streams.ts';
-import { deadLetterSubject } from '../contracts/subjects.ts';
-import { HEADERS } from './headers.ts';
-import type { Publisher } from './publish.ts';
+import { STREAMS } from '#shared/contracts/streams';
+import { deadLetterSubject } from '#shared/contracts/subjects';
+import { HEADERS } from '#shared/nats/headers';
+import type { Publisher } from '#shared/nats/publish';
 
 /** Why a job was dead-lettered. */
 export const DeadLetterReason = z.enum(['invalid_payload', 'permanent', 'exhausted']);

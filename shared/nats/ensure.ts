@@ -10,8 +10,8 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '../contracts/spec.ts';
-import type { Log } from '../observability/logger.ts';
+import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '#shared/contracts/spec';
+import type { Log } from '#shared/observability/logger';
 
 /**
  * Idempotent start-up declarations: create what is missing, update what is safe to update, and

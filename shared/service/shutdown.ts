@@ -1,5 +1,5 @@
-import type { Log } from '../observability/logger.ts';
-import { flushTraces } from '../observability/tracing.ts';
+import type { Log } from '#shared/observability/logger';
+import { flushTraces } from '#shared/observability/tracing';
 
 /**
  * SIGTERM/SIGINT → run `drain` once, then exit 0 (1 if draining failed or outlived `deadlineMs`).

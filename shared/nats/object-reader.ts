@@ -1,6 +1,6 @@
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { OBJECT_STORES } from '../contracts/buckets.ts';
+import { OBJECT_STORES } from '#shared/contracts/buckets';
 
 /** Reads ticket PDFs from ticketing's object store (gateway downloads, mailer attachments); opened, never created, on first use. */
 export interface TicketFiles {

@@ -1,14 +1,14 @@
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { JobSpec } from '../contracts/spec.ts';
-import type { Log } from '../observability/logger.ts';
+import type { JobSpec } from '#shared/contracts/spec';
+import type { Log } from '#shared/observability/logger';
 import { attemptKey, type AttemptLog, type FailedAttempt } from './attempt-log.ts';
 import { createCancel, type Cancel } from './cancel.ts';
 import { decide, type AttemptOutcome, type Reply } from './decide.ts';
 import { buildDeadLetter, publishDeadLetter, type DeadLetterRecord } from './dead-letter.ts';
-import { deliveryLimit } from './ensure.ts';
+import { deliveryLimit } from '#shared/nats/ensure';
 import { errorMessage, isPermanent, JobTimeoutError, ShutdownError } from './errors.ts';
-import { firstHeaders, HEADERS, headersToRecord } from './headers.ts';
-import type { Publisher } from './publish.ts';
+import { firstHeaders, HEADERS, headersToRecord } from '#shared/nats/headers';
+import type { Publisher } from '#shared/nats/publish';
 
 /** What a handler knows about the attempt it runs. It never sees the JetStream message. */
 export interface JobContext {

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Log } from '../observability/logger.ts';
+import type { Log } from '#shared/observability/logger';
 
 export interface ConnectOptions {
   /** One URL or a comma-separated list (cluster seeds). */

@@ -1,10 +1,10 @@
 import { context, SpanKind } from '@opentelemetry/api';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
-import type { RpcSpec } from '../contracts/spec.ts';
-import type { Log } from '../observability/logger.ts';
-import { errorMessage } from './errors.ts';
-import { extractTraceContext, injectTraceHeaders, withSpan } from '../observability/tracing.ts';
+import type { RpcSpec } from '#shared/contracts/spec';
+import type { Log } from '#shared/observability/logger';
+import { errorMessage } from '#shared/jobs/errors';
+import { extractTraceContext, injectTraceHeaders, withSpan } from '#shared/observability/tracing';
 import { firstHeaders, toNatsHeaders } from './headers.ts';
 
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '#shared/observability/metrics';
 
 /**
  * Operational routes and request metrics for an HTTP service: `/healthz` (alive), `/readyz`

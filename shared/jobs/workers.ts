@@ -1,13 +1,13 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BUCKETS } from '../contracts/buckets.ts';
-import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '../contracts/spec.ts';
-import { STREAMS } from '../contracts/streams.ts';
-import type { Log } from '../observability/logger.ts';
+import { BUCKETS } from '#shared/contracts/buckets';
+import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '#shared/contracts/spec';
+import { STREAMS } from '#shared/contracts/streams';
+import type { Log } from '#shared/observability/logger';
 import { createKvAttemptLog, type AttemptLog } from './attempt-log.ts';
-import { ensureBucket, ensureConsumer, ensureObjectStore, ensureStream } from './ensure.ts';
-import { startJobRunner, type JobHandler, type JobRunner, type RunnerDeps } from './job-runner.ts';
-import { createPublisher, type Publisher } from './publish.ts';
+import { ensureBucket, ensureConsumer, ensureObjectStore, ensureStream } from '#shared/nats/ensure';
+import { startJobRunner, type JobHandler, type JobRunner, type RunnerDeps } from './runner.ts';
+import { createPublisher, type Publisher } from '#shared/nats/publish';
 
 /** The JetStream handles a service works with, built once in its main.ts. */
 export interface Messaging {

@@ -1,4 +1,4 @@
-import type { BackoffPolicy } from '../contracts/spec.ts';
+import type { BackoffPolicy } from '#shared/contracts/spec';
 
 /** The nominal (un-jittered) delay after `attempt` failed: initial × multiplier^(attempt−1), capped. */
 export const nominalDelay = (policy: BackoffPolicy, attempt: number): number =>
