@@ -4,9 +4,11 @@
  * modules are imported, so fastify's instrumentation sees the app being created.
  */
 import { readFileSync } from 'node:fs';
+import type { CommonConfig } from '#shared/config/env';
 import { startTelemetry } from '#shared/observability/telemetry';
+import type { ServiceDefinition } from '#shared/service/run-service';
 
-const SERVICES = ['gateway', 'webhook-ingest', 'auth', 'ticketing', 'mailer'] as const;
+const SERVICES = ['gateway', 'webhook-ingest', 'auth', 'ticketing', 'mailer', 'console'] as const;
 
 const name = process.argv[2];
 if (!name || !(SERVICES as readonly string[]).includes(name)) {
@@ -24,4 +26,9 @@ try {
 }
 
 const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-await import(new URL(`./${name}/src/main.${ext}`, import.meta.url).href);
+// Each main.ts default-exports its declaration; the one bootstrap runs it.
+const [{ default: service }, { runService }] = await Promise.all([
+  import(new URL(`./${name}/src/main.${ext}`, import.meta.url).href) as Promise<{ default: ServiceDefinition<CommonConfig> }>,
+  import('#shared/service/run-service'),
+]);
+await runService(service, process.env);

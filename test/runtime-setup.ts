@@ -8,7 +8,8 @@ import type { AttemptReport, TestJob } from './fixtures/job-behaviour.ts';
 import { startProcess, type RunningProcess } from './process.ts';
 import { uniqueName } from './wait.ts';
 
-export const quietLog = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} };
+export { quietLog } from './jobs-runtime.ts';
+import { quietLog } from './jobs-runtime.ts';
 
 export type TestJobSpec = Omit<JobSpec<TestJob>, 'schema'> & { reportSubject: string; graceMs: number };
 

@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { startProcess, type RunningProcess } from './process.ts';
 
 const LAUNCH = fileURLToPath(new URL('../services/launch.ts', import.meta.url));
+/** Ticketing with a renderer that hangs or fails on purpose (see fixtures/faulty-render.ts). */
+export const FAULTY_TICKETING = fileURLToPath(new URL('./fixtures/faulty-ticketing.ts', import.meta.url));
 
 export interface RunningService extends RunningProcess {
   name: string;
@@ -21,9 +23,9 @@ export interface RunningService extends RunningProcess {
 export const startService = async (
   name: string,
   env: Record<string, string | undefined>,
-  options: { timeoutMs?: number; echo?: boolean } = {},
+  options: { timeoutMs?: number; echo?: boolean; script?: string } = {},
 ): Promise<RunningService> => {
-  const proc = startProcess(LAUNCH, { args: [name], env: { LOG_LEVEL: 'info', HEALTH_PORT: '0', ...env }, name, echo: options.echo });
+  const proc = startProcess(options.script ?? LAUNCH, { args: options.script ? [] : [name], env: { LOG_LEVEL: 'info', HEALTH_PORT: '0', ...env }, name, echo: options.echo });
   try {
     await proc.waitForOutput(/"msg":"service ready"/, options.timeoutMs ?? 45_000);
   } catch (error) {

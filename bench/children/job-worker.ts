@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Worker as BullWorker } from 'bullmq';
 import { z } from 'zod';
 import { connectNats } from '#shared/nats/connect';
-import { createMessaging, startWorkers, worker } from '#shared/jobs/workers';
+import { openJobsRuntime, startWorkers, worker } from '#shared/jobs/workers';
 import { createLogger } from '#shared/observability/logger';
 import { createLatencyRecorder, nowMs } from '../stats.ts';
 import { BenchJob, type WorkerSettings } from '../job-shape.ts';
@@ -84,7 +84,7 @@ if (settings.mode === 'bullmq') {
   const nc = await connectNats({ url: settings.natsUrl, name: `bench-${settings.mode}`, log: silent });
   flush = () => nc.flush();
   if (settings.mode === 'handoff') {
-    const messaging = await createMessaging(nc, { replicas: 1, log });
+    const messaging = await openJobsRuntime(nc, log);
     const job = { ...settings.job, schema: BenchJob };
     const workers = await startWorkers(messaging, [worker(job, async (payload: z.infer<typeof BenchJob>) => onJob(payload))], { log });
     process.once('SIGTERM', () => void workers.stop(1_000).then(() => nc.close()).then(() => process.exit(0)));

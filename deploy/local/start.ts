@@ -1,11 +1,11 @@
 /**
  * `npm start`: the whole system on one machine. Uses NATS_URL when a server answers there, else
  * starts one with its store under DATA_DIR; starts a dev SMTP inbox when SMTP_URL is unset; runs
- * the five services as separate processes with prefixed logs; Ctrl-C drains everything.
+ * the six services as separate processes with prefixed logs; Ctrl-C drains everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -14,7 +14,13 @@ import { startDevInbox, type DevInbox } from './dev-inbox.ts';
 import { natsAnswers, startLocalNats } from './local-nats.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const SERVICES = ['auth', 'mailer', 'ticketing', 'webhook-ingest', 'gateway'] as const;
+const SERVICES = ['auth', 'mailer', 'ticketing', 'webhook-ingest', 'gateway', 'console'] as const;
+/** The secrets each service gets, and no other: the public gateway holds none of the operators'. */
+const SECRETS_OF: Partial<Record<(typeof SERVICES)[number], ReadonlyArray<keyof DevSecrets>>> = {
+  'webhook-ingest': ['WEBHOOK_SECRET'],
+  ticketing: ['TICKET_SIGNING_KEY'],
+  console: ['ADMIN_TOKEN'],
+};
 
 const config = parseEnv(
   z.object({
@@ -23,6 +29,7 @@ const config = parseEnv(
     DATA_DIR: z.string().default(join(root, '.data')),
     GATEWAY_PORT: intFromEnv(3000),
     WEBHOOK_PORT: intFromEnv(3001),
+    CONSOLE_PORT: intFromEnv(3002),
     INBOX_PORT: intFromEnv(8025),
     INBOX_SMTP_PORT: intFromEnv(2525),
     /** First of three health/metrics ports for the workers (auth, mailer, ticketing). */
@@ -53,6 +60,8 @@ const devSecrets = (): DevSecrets => {
     TICKET_SIGNING_KEY: stored.TICKET_SIGNING_KEY ?? randomBytes(32).toString('base64url'),
   };
   if (SECRET_NAMES.some((name) => stored[name] === undefined)) writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  // Whatever made the file (an older start, an editor, a copy), it stays readable by its owner only.
+  chmodSync(file, 0o600);
   for (const name of SECRET_NAMES) {
     const fromEnv = process.env[name];
     if (fromEnv) secrets[name] = fromEnv;
@@ -150,7 +159,7 @@ const main = async () => {
   }
   const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.GATEWAY_PORT}`;
   const secrets = devSecrets();
-  const env = {
+  const env: Record<string, string | undefined> = {
     ...process.env,
     NATS_URL: natsUrl,
     SMTP_URL: smtpUrl,
@@ -159,14 +168,18 @@ const main = async () => {
     APP_URL: process.env.APP_URL ?? `${publicUrl}/me`,
     GATEWAY_PORT: String(config.GATEWAY_PORT),
     WEBHOOK_PORT: String(config.WEBHOOK_PORT),
+    CONSOLE_PORT: String(config.CONSOLE_PORT),
+    CONSOLE_URL: process.env.CONSOLE_URL ?? `http://localhost:${config.CONSOLE_PORT}`,
     SHUTDOWN_GRACE_MS: String(config.SHUTDOWN_GRACE_MS),
-    ...secrets,
   };
+  for (const name of SECRET_NAMES) delete env[name];
+  const httpPorts: Partial<Record<(typeof SERVICES)[number], number>> = { gateway: config.GATEWAY_PORT, 'webhook-ingest': config.WEBHOOK_PORT, console: config.CONSOLE_PORT };
   const readies = SERVICES.map((name, i) => {
-    const port = name === 'gateway' ? config.GATEWAY_PORT : name === 'webhook-ingest' ? config.WEBHOOK_PORT : config.WORKER_HEALTH_PORT + i;
+    const port = httpPorts[name] ?? config.WORKER_HEALTH_PORT + i;
+    const own = Object.fromEntries((SECRETS_OF[name] ?? []).map((secret) => [secret, secrets[secret]]));
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/launch.ts'), name], {
       cwd: root,
-      env: { ...env, HEALTH_PORT: name === 'gateway' || name === 'webhook-ingest' ? '0' : String(port) },
+      env: { ...env, ...own, HEALTH_PORT: httpPorts[name] ? '0' : String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: Ctrl-C reaches only this launcher, which then stops each service
       // once. A service that got the terminal's SIGINT and then our SIGTERM would take the second
@@ -188,7 +201,7 @@ const main = async () => {
   const urls = {
     gateway: publicUrl,
     webhooks: `http://localhost:${config.WEBHOOK_PORT}/webhooks/payments`,
-    admin: `${publicUrl}/admin`,
+    console: `http://localhost:${config.CONSOLE_PORT}`,
     inbox: inbox?.webUrl,
     nats: natsUrl,
     /** Every process this launcher runs, so a supervisor (or a test) can check they all stop. */
@@ -197,7 +210,7 @@ const main = async () => {
   say('Handoff is running:');
   say(`  API            ${urls.gateway}   (POST /auth/magic-link, /orders …)`);
   say(`  Webhooks       ${urls.webhooks}`);
-  say(`  Admin          ${urls.admin}/login   (token: ADMIN_TOKEN in ${join(dataDir, 'dev-secrets.json')})`);
+  say(`  Console        ${urls.console}   (operators; token: ADMIN_TOKEN in ${join(dataDir, 'dev-secrets.json')})`);
   if (urls.inbox) say(`  Dev inbox      ${urls.inbox}`);
   say(`  NATS           ${urls.nats}`);
   say('Try it: npm run demo   ·   stop: Ctrl-C');

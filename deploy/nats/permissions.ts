@@ -8,15 +8,16 @@
 import { AUTH_JOBS } from '#shared/contracts/auth';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { MAIL_JOBS } from '#shared/contracts/mail';
+import { ownedBy } from '#shared/contracts/ownership';
 import { paymentReceivedJob } from '#shared/contracts/payments';
-import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '#shared/contracts/spec';
+import type { BucketSpec, JobSpec, ObjectStoreSpec, ServiceName, StreamSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
 import { deadLetterSubject, SUBJECTS } from '#shared/contracts/subjects';
 import { defaultInboxPrefix } from '#shared/nats/connect';
 import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
 
-export const SERVICES = ['gateway', 'webhook-ingest', 'auth', 'ticketing', 'mailer'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+export type { ServiceName } from '#shared/contracts/spec';
+export const SERVICES = ['gateway', 'webhook-ingest', 'auth', 'ticketing', 'mailer', 'console'] as const satisfies readonly ServiceName[];
 
 /** The account every service user lives in; KEDA's nats-jetstream trigger names it too. */
 export const APP_ACCOUNT = 'HANDOFF';
@@ -28,91 +29,78 @@ export const APP_ACCOUNT = 'HANDOFF';
 export const inboxPrefix = (service: string) => defaultInboxPrefix(service);
 
 export interface ServiceNeeds {
-  /** Starts the shared runtime (createMessaging), which ensures the DLQ stream and attempt log. */
+  /** Runs jobs: writes its own attempt-log keys and publishes its own dead letters. */
   runtime: boolean;
-  /** Streams it ensures at start (create if missing, update to the declaration). */
+  /** Streams, buckets and object stores it owns: create, update, use (from the contracts). */
   streams: readonly StreamSpec[];
+  buckets: readonly BucketSpec[];
+  objectStores: readonly ObjectStoreSpec[];
   /** Subjects it publishes into streams (PubAck comes back on its inbox). */
   publishes: readonly string[];
   /** Durable consumers it ensures and pulls from through the job runner. */
   jobs: readonly JobSpec<never>[];
-  /** Buckets it owns: read, write, create. */
-  buckets: readonly BucketSpec[];
-  /** Object stores it owns: read, write, create. */
-  objectStores: readonly ObjectStoreSpec[];
-  /** Object stores it only reads. */
+  /** Object stores of another service it reads (published artifacts). */
   readsObjectStores: readonly ObjectStoreSpec[];
   /** Request/reply subjects it serves (in a queue group); replies go out via allow_responses. */
   serves: readonly string[];
   /** Request/reply subjects it calls. */
   calls: readonly string[];
+  /** The operators' console: reads every stream's and consumer's state, reads, deletes and replays dead letters. */
+  operator?: boolean;
 }
 
 const jobs = (...list: JobSpec<never>[]): JobSpec<never>[] => list;
 const rpcOf = (prefix: string) => Object.values(SUBJECTS).filter((s) => s.startsWith(prefix));
+const readersOf = (service: ServiceName) => Object.values(OBJECT_STORES).filter((o) => (o.readers as readonly string[] | undefined)?.includes(service));
+
+/** Every job subject a dead letter may be replayed to: the consumers' filter subjects in the contracts. */
+export const REPLAY_TARGETS = [...new Set([AUTH_JOBS.magicLink, MAIL_JOBS.send, paymentReceivedJob, generateTicketJob, ticketGeneratedJob, ticketsSentJob, ticketsReadyMailJob].map((j) => j.subject))];
+
+const service = (name: ServiceName, rest: Omit<ServiceNeeds, 'streams' | 'buckets' | 'objectStores' | 'readsObjectStores'>): ServiceNeeds => ({
+  ...ownedBy(name),
+  readsObjectStores: readersOf(name),
+  ...rest,
+});
 
 export const NEEDS: Record<ServiceName, ServiceNeeds> = {
-  gateway: {
-    runtime: true,
-    streams: [STREAMS.AUTH],
+  gateway: service('gateway', {
+    runtime: false,
     publishes: [SUBJECTS.magicLinkRequested],
     jobs: [],
-    buckets: [BUCKETS.rateLimits],
-    objectStores: [],
-    readsObjectStores: [OBJECT_STORES.tickets],
     serves: [],
     // Not auth.rpc.add_user: adding users is an operator's job (the CLI runs as admin).
     calls: [SUBJECTS.authVerifyToken, SUBJECTS.authGetSession, SUBJECTS.authEndSession, ...rpcOf('ticketing.rpc.')],
-  },
-  'webhook-ingest': {
-    runtime: false,
-    streams: [STREAMS.PAYMENTS],
-    publishes: [SUBJECTS.paymentReceived],
-    jobs: [],
-    buckets: [],
-    objectStores: [],
-    readsObjectStores: [],
-    serves: [],
-    calls: [],
-  },
-  auth: {
+  }),
+  'webhook-ingest': service('webhook-ingest', { runtime: false, publishes: [SUBJECTS.paymentReceived], jobs: [], serves: [], calls: [] }),
+  auth: service('auth', {
     runtime: true,
-    streams: [STREAMS.AUTH, STREAMS.MAIL],
     publishes: [SUBJECTS.mailSend],
     jobs: jobs(AUTH_JOBS.magicLink as JobSpec<never>),
-    buckets: [BUCKETS.users, BUCKETS.magicTokens, BUCKETS.sessions],
-    objectStores: [],
-    readsObjectStores: [],
     serves: rpcOf('auth.rpc.'),
     calls: [],
-  },
-  ticketing: {
+  }),
+  ticketing: service('ticketing', {
     runtime: true,
-    streams: [STREAMS.PAYMENTS, STREAMS.TICKETS, STREAMS.TICKET_EVENTS],
     publishes: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsReady],
-    jobs: jobs(
-      paymentReceivedJob as JobSpec<never>,
-      generateTicketJob as JobSpec<never>,
-      ticketGeneratedJob as JobSpec<never>,
-      ticketsSentJob as JobSpec<never>,
-    ),
-    buckets: [BUCKETS.orders, BUCKETS.ticketProgress],
-    objectStores: [OBJECT_STORES.tickets],
-    readsObjectStores: [],
+    jobs: jobs(paymentReceivedJob as JobSpec<never>, generateTicketJob as JobSpec<never>, ticketGeneratedJob as JobSpec<never>, ticketsSentJob as JobSpec<never>),
     serves: rpcOf('ticketing.rpc.'),
     calls: [],
-  },
-  mailer: {
+  }),
+  mailer: service('mailer', {
     runtime: true,
-    streams: [STREAMS.MAIL, STREAMS.TICKETS, STREAMS.TICKET_EVENTS],
     publishes: [SUBJECTS.ticketsSent],
     jobs: jobs(MAIL_JOBS.send as JobSpec<never>, ticketsReadyMailJob as JobSpec<never>),
-    buckets: [BUCKETS.mailSent],
-    objectStores: [],
-    readsObjectStores: [OBJECT_STORES.tickets],
     serves: [],
     calls: [],
-  },
+  }),
+  console: service('console', {
+    runtime: false,
+    publishes: REPLAY_TARGETS,
+    jobs: [],
+    serves: [],
+    calls: [SUBJECTS.ordersGet, SUBJECTS.ordersList],
+    operator: true,
+  }),
 };
 
 export interface Permissions {
@@ -135,6 +123,9 @@ const consumerUse = (stream: string, consumer: string) => [
   `${API}.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
   `$JS.ACK.${stream}.${consumer}.>`,
 ];
+
+/** The state of a stream it uses but does not own: never create, update or delete. */
+const streamInfo = (name: string) => [`${API}.STREAM.INFO.${name}`];
 
 /** Reading a KV/object-store stream: direct and stored gets, plus ordered consumers for watch/list. */
 const streamRead = (stream: string) => [
@@ -167,19 +158,33 @@ const objectStoreOwner = (store: string) => [
 const workerBasics = (service: ServiceNeeds) => {
   const stream = `KV_${BUCKETS.jobAttempts.name}`;
   return [
-    // createMessaging ensures the dead-letter stream and the attempt log on every worker start.
-    ...streamAdmin(STREAMS.DLQ.name),
-    ...streamAdmin(stream),
+    // The dead-letter stream and the attempt log belong to the console: workers use them as they are.
+    ...streamInfo(stream),
     // Buckets read through the stream leader (ensureBucket: allow_direct false), whose request
     // carries the key in its body: reads cannot be limited per key, writes below are.
     `${API}.STREAM.MSG.GET.${stream}`,
     ...service.jobs.flatMap((job) => [
+      ...streamInfo(job.stream),
       deadLetterSubject(job.stream, job.consumer),
       // Attempt-log keys are `<stream>.<consumer>.<seq>`: a worker writes only its own consumers' keys.
       `$KV.${BUCKETS.jobAttempts.name}.${job.stream}.${job.consumer}.>`,
     ]),
   ];
 };
+
+/** The console: the state of every stream and consumer, and the dead letters it reads, deletes and replays. */
+const operatorBasics = () => [
+  `${API}.STREAM.NAMES`,
+  `${API}.STREAM.LIST`,
+  `${API}.STREAM.INFO.*`,
+  `${API}.CONSUMER.NAMES.*`,
+  `${API}.CONSUMER.LIST.*`,
+  `${API}.CONSUMER.INFO.*.*`,
+  // The oldest unacknowledged message of each queue (its age) and dead letters by sequence.
+  `${API}.STREAM.MSG.GET.*`,
+  `${API}.STREAM.MSG.DELETE.${STREAMS.DLQ.name}`,
+  ...streamRead(STREAMS.DLQ.name),
+];
 
 const unique = (list: string[]) => [...new Set(list)];
 
@@ -195,6 +200,7 @@ export const permissionsFor = (name: ServiceName): Permissions => {
     ...service.buckets.flatMap((b) => bucketOwner(b.name)),
     ...service.objectStores.flatMap((o) => objectStoreOwner(o.name)),
     ...service.readsObjectStores.flatMap((o) => streamRead(`OBJ_${o.name}`)),
+    ...(service.operator ? operatorBasics() : []),
     ...service.calls,
   ];
   const subscribe = [`${inboxPrefix(name)}.>`, ...service.serves];

@@ -16,7 +16,7 @@ type Env = Record<string, string | undefined>;
  * Parses the environment once with a zod object schema whose keys are the variable names, and
  * freezes the result. Every failure names the variable, so an operator knows what to fix.
  */
-export const parseEnv = <S extends z.ZodObject>(schema: S, env: Env): Readonly<z.infer<S>> => {
+export const parseEnv = <T>(schema: z.ZodType<T>, env: Env): Readonly<T> => {
   // Empty strings count as unset: `FOO= npm start` should take the default, not fail validation.
   const cleaned: Env = {};
   for (const [key, value] of Object.entries(env)) if (value !== '') cleaned[key] = value;
@@ -59,3 +59,5 @@ export const commonEnv = {
   /** How long in-flight jobs may run after SIGTERM before they are cancelled and handed back. */
   SHUTDOWN_GRACE_MS: intFromEnv(10_000),
 };
+
+export type CommonConfig = z.infer<z.ZodObject<typeof commonEnv>>;

@@ -24,6 +24,12 @@ export const BUCKETS = {
     description: 'fixed-window request counters shared by every gateway replica',
     owner: 'gateway',
   },
+  consoleLimits: {
+    name: 'console_limits',
+    ttlMs: HOUR,
+    description: 'fixed-window counters of operator sign-ins and refused bearer tokens',
+    owner: 'console',
+  },
   orders: { name: 'orders', description: 'orders and their status', owner: 'ticketing' },
   ticketProgress: {
     name: 'ticket_progress',
@@ -41,11 +47,14 @@ export const BUCKETS = {
     name: 'job_attempts',
     ttlMs: 30 * DAY,
     history: 1,
-    description: 'failed-attempt history of jobs still retrying (written only on failure)',
-    owner: 'every worker (the job runner)',
+    description: 'failed-attempt history of jobs still retrying (written only on failure, by every worker)',
+    // Written by every worker's runner; created and changed only by the operators' service.
+    owner: 'console',
   },
 } as const satisfies Record<string, BucketSpec>;
 
 export const OBJECT_STORES = {
-  tickets: { name: 'tickets', description: 'rendered ticket PDFs', owner: 'ticketing' },
+  // A published artifact: ticketing writes each PDF once; the gateway (downloads) and the mailer
+  // (attachments) read it by name, read-only, without asking ticketing to relay megabytes.
+  tickets: { name: 'tickets', description: 'rendered ticket PDFs', owner: 'ticketing', readers: ['gateway', 'mailer'] },
 } as const satisfies Record<string, ObjectStoreSpec>;

@@ -5,8 +5,16 @@ import type { z } from 'zod';
  * server state, the runner reads its timing from them, and the operator CLI lists them.
  */
 
+/** The services of the system: every stream, bucket and object store names one as its owner. */
+export type ServiceName = 'gateway' | 'webhook-ingest' | 'auth' | 'ticketing' | 'mailer' | 'console';
+
 export interface StreamSpec {
   name: string;
+  /**
+   * The one service that creates and updates it: a job stream belongs to the service that does
+   * the work, an event stream to the service that publishes the events. Others use it as it is.
+   */
+  owner: ServiceName;
   subjects: readonly string[];
   /** `workqueue` for jobs (one consumer per subject, removed on ack); `limits` for events. */
   retention: 'workqueue' | 'limits';
@@ -57,14 +65,16 @@ export interface BucketSpec {
   ttlMs?: number;
   history?: number;
   description: string;
-  owner: string;
+  owner: ServiceName;
 }
 
 export interface ObjectStoreSpec {
   name: string;
   ttlMs?: number;
   description: string;
-  owner: string;
+  owner: ServiceName;
+  /** Read by other services as a published artifact (read-only for them, no consumer per read). */
+  readers?: readonly ServiceName[];
 }
 
 /**

@@ -8,6 +8,7 @@ const DAY = 24 * 60 * MINUTE;
 export const STREAMS = {
   AUTH: {
     name: 'AUTH',
+    owner: 'auth',
     subjects: [SUBJECTS.magicLinkRequested],
     retention: 'workqueue',
     duplicateWindowMs: 2 * MINUTE,
@@ -15,6 +16,7 @@ export const STREAMS = {
   },
   MAIL: {
     name: 'MAIL',
+    owner: 'mailer',
     subjects: [SUBJECTS.mailSend],
     retention: 'workqueue',
     duplicateWindowMs: 10 * MINUTE,
@@ -22,6 +24,7 @@ export const STREAMS = {
   },
   PAYMENTS: {
     name: 'PAYMENTS',
+    owner: 'webhook-ingest',
     subjects: [SUBJECTS.paymentReceived],
     retention: 'limits',
     maxAgeMs: 30 * DAY,
@@ -31,6 +34,7 @@ export const STREAMS = {
   },
   TICKETS: {
     name: 'TICKETS',
+    owner: 'ticketing',
     subjects: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsSent],
     retention: 'workqueue',
     duplicateWindowMs: 10 * MINUTE,
@@ -38,6 +42,7 @@ export const STREAMS = {
   },
   TICKET_EVENTS: {
     name: 'TICKET_EVENTS',
+    owner: 'ticketing',
     subjects: [SUBJECTS.ticketsReady],
     retention: 'limits',
     maxAgeMs: 7 * DAY,
@@ -46,6 +51,7 @@ export const STREAMS = {
   },
   DLQ: {
     name: 'DLQ',
+    owner: 'console',
     subjects: [`${SUBJECTS.deadLetterPrefix}.>`],
     retention: 'limits',
     maxAgeMs: 30 * DAY,

@@ -1,4 +1,5 @@
 import type { KV } from '@nats-io/kv';
+import { isLive } from '#shared/nats/kv';
 
 /** One failed attempt, kept so a dead letter shows the whole story, not just the last error. */
 export interface FailedAttempt {
@@ -31,16 +32,23 @@ const MAX_KEPT = 20;
 export const attemptKey = (stream: string, consumer: string, streamSeq: number): string =>
   `${stream}.${consumer}.${streamSeq}`;
 
-export const createKvAttemptLog = (kv: KV): AttemptLog => {
+/** The log in a KV bucket, opened on first use and again after a failed open. */
+export const createKvAttemptLog = (open: () => Promise<KV>): AttemptLog => {
+  let bucket: Promise<KV> | undefined;
+  const kv = () =>
+    (bucket ??= open().catch((error: unknown) => {
+      bucket = undefined;
+      throw error;
+    }));
   const get = async (key: string) => {
-    const entry = await kv.get(key);
-    if (!entry || entry.operation !== 'PUT') return undefined;
+    const entry = await (await kv()).get(key);
+    if (!isLive(entry)) return undefined;
     return entry.json<AttemptHistory>();
   };
   // One message is handled by one worker at a time, so a plain read-modify-write is safe here.
   const change = async (key: string, next: (previous: AttemptHistory | undefined) => AttemptHistory) => {
     const history = next(await get(key));
-    await kv.put(key, JSON.stringify(history));
+    await (await kv()).put(key, JSON.stringify(history));
     return history;
   };
   return {
@@ -55,7 +63,7 @@ export const createKvAttemptLog = (kv: KV): AttemptLog => {
       await change(key, (previous) => ({ ...previous, failures: previous?.failures ?? [], handedBack: (previous?.handedBack ?? 0) + 1 }));
     },
     async forget(key) {
-      await kv.purge(key);
+      await (await kv()).purge(key);
     },
   };
 };

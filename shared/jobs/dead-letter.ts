@@ -4,6 +4,7 @@ import { STREAMS } from '#shared/contracts/streams';
 import { deadLetterSubject } from '#shared/contracts/subjects';
 import { HEADERS } from '#shared/nats/headers';
 import type { Publisher } from '#shared/nats/publish';
+import { isNotFound } from '#shared/nats/kv';
 
 /** Why a job was dead-lettered. */
 export const DeadLetterReason = z.enum(['invalid_payload', 'permanent', 'exhausted']);
@@ -140,7 +141,7 @@ export const getDeadLetter = async (jsm: JetStreamManager, id: number): Promise<
     if (!m) return undefined;
     return { id, storedAt: m.time.toISOString(), record: DeadLetterRecord.parse(m.json()) };
   } catch (error) {
-    if (error instanceof Error && /not found/i.test(error.message)) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 };

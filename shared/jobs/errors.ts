@@ -27,6 +27,3 @@ export class ShutdownError extends Error {
 
 export const isPermanent = (error: unknown): boolean =>
   error instanceof PermanentError || (error instanceof Error && error.name === 'PermanentError');
-
-export const errorMessage = (error: unknown): string =>
-  error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);

@@ -1,5 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { AttemptInfo, RunnerObserver } from './runner.ts';
+import type { AttemptInfo, RunnerObserver } from './observer.ts';
 import type { Metrics } from '#shared/observability/metrics';
 import { extractTraceContext, tracer } from '#shared/observability/tracing';
 
@@ -8,7 +8,7 @@ import { extractTraceContext, tracer } from '#shared/observability/tracing';
  * conventions) parented on the producer's context from the message headers, so a retried job
  * shows one span per attempt in the trace of the request that created it.
  */
-export const createJobObserver = (metrics?: Metrics): RunnerObserver => ({
+export const observeAttempts = (metrics?: Metrics): RunnerObserver => ({
   attemptStarted(info: AttemptInfo) {
     metrics?.jobs.started.inc({ job: info.job });
     const parent = extractTraceContext(info.headers);

@@ -1,59 +1,40 @@
+import { Kvm } from '@nats-io/kv';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '#shared/contracts/buckets';
-import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '#shared/contracts/spec';
-import { STREAMS } from '#shared/contracts/streams';
+import { ensureConsumer } from '#shared/nats/ensure';
+import { createPublisher, type Publisher } from '#shared/nats/publish';
 import type { Log } from '#shared/observability/logger';
 import { createKvAttemptLog, type AttemptLog } from './attempt-log.ts';
-import { ensureBucket, ensureConsumer, ensureObjectStore, ensureStream } from '#shared/nats/ensure';
-import { startJobRunner, type JobHandler, type JobRunner, type RunnerDeps } from './runner.ts';
-import { createPublisher, type Publisher } from '#shared/nats/publish';
+import type { JobHandler, JobSpec } from './job.ts';
+import type { RunnerObserver } from './observer.ts';
+import { startJobRunner, type JobRunner, type RunnerDeps } from './runner.ts';
 
-/** The JetStream handles a service works with, built once in its main.ts. */
-export interface Messaging {
-  nc: NatsConnection;
+/** What runners share in one process: JetStream handles, the publisher and the attempt log. */
+export interface JobsRuntime {
   js: JetStreamClient;
   jsm: JetStreamManager;
   publisher: Publisher;
   attempts: AttemptLog;
-  replicas: number;
   log: Log;
 }
 
-/** Binds JetStream and ensures what every worker needs: the dead-letter stream and attempt log. */
-export const createMessaging = async (nc: NatsConnection, options: { replicas: number; log: Log }): Promise<Messaging> => {
+/**
+ * The runtime of one worker process. The attempt log's bucket belongs to the operators' console:
+ * it is opened on first use, and until it exists attempts are simply not recorded.
+ */
+export const createJobsRuntime = (nc: NatsConnection, deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; log: Log }): JobsRuntime => ({
+  ...deps,
+  attempts: createKvAttemptLog(() => new Kvm(nc).open(BUCKETS.jobAttempts.name)),
+});
+
+/** The runtime on a connection of its own (worker processes outside the service bootstrap: tests, benchmarks). */
+export const openJobsRuntime = async (nc: NatsConnection, log: Log): Promise<JobsRuntime> => {
   const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  await ensureStream({ jsm, log: options.log, replicas: options.replicas }, STREAMS.DLQ);
-  const attemptsKv = await ensureBucket(nc, BUCKETS.jobAttempts, options.replicas);
-  return {
-    nc,
-    js,
-    jsm,
-    publisher: createPublisher(js, { retryForMs: 15_000 }),
-    attempts: createKvAttemptLog(attemptsKv),
-    replicas: options.replicas,
-    log: options.log,
-  };
+  return createJobsRuntime(nc, { js, jsm: await jetstreamManager(nc), publisher: createPublisher(js, { retryForMs: 15_000 }), log });
 };
 
-export interface Declarations {
-  streams?: readonly StreamSpec[];
-  jobs?: readonly JobSpec<never>[];
-  buckets?: readonly BucketSpec[];
-  objectStores?: readonly ObjectStoreSpec[];
-}
-
-/** Ensures a service's own streams, consumers and buckets (idempotent; safe on every start). */
-export const ensureDeclarations = async (m: Messaging, declarations: Declarations) => {
-  const deps = { jsm: m.jsm, log: m.log, replicas: m.replicas };
-  for (const stream of declarations.streams ?? []) await ensureStream(deps, stream);
-  for (const job of declarations.jobs ?? []) await ensureConsumer(deps, job as JobSpec);
-  for (const bucket of declarations.buckets ?? []) await ensureBucket(m.nc, bucket, m.replicas);
-  for (const store of declarations.objectStores ?? []) await ensureObjectStore(m.nc, store, m.replicas);
-};
-
-/** A job and what to do with it, as a service's main.ts wires it; `worker()` ties their types. */
+/** A job and what to do with it, as a service declares it; `worker()` ties their types. */
 export interface Worker {
   job: JobSpec<unknown>;
   handler: JobHandler<unknown>;
@@ -66,21 +47,35 @@ export const worker = <T>(job: JobSpec<T>, handler: JobHandler<T>, onDeadLetter?
   onDeadLetter,
 });
 
-/** Starts one runner per worker; `stop` drains them all in parallel. */
+export interface Workers {
+  runners: JobRunner[];
+  /** Drains every runner in parallel (grace, then hand back). */
+  stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * Starts one runner per worker. Each consumer belongs to the service that runs it, so the runner
+ * ensures it (to its declaration) every time it binds, once the stream's owner has created the stream.
+ */
 export const startWorkers = async (
-  m: Messaging,
+  runtime: JobsRuntime,
   workers: readonly Worker[],
-  extra: Pick<RunnerDeps, 'observer' | 'log'> = { log: m.log },
-): Promise<{ runners: JobRunner[]; stop(graceMs: number): Promise<void> }> => {
+  options: { log?: Log; observer?: RunnerObserver; replicas?: number } = {},
+): Promise<Workers> => {
+  const log = options.log ?? runtime.log;
   const runners: JobRunner[] = [];
   for (const w of workers) {
+    const bind = async () => {
+      await ensureConsumer({ jsm: runtime.jsm, log, replicas: options.replicas ?? 1 }, w.job);
+      return runtime.js.consumers.get(w.job.stream, w.job.consumer);
+    };
     runners.push(
       await startJobRunner(w.job, w.handler, {
-        js: m.js,
-        publisher: m.publisher,
-        attempts: m.attempts,
-        log: extra.log,
-        observer: extra.observer,
+        bind,
+        publisher: runtime.publisher,
+        attempts: runtime.attempts,
+        log,
+        observer: options.observer,
         onDeadLetter: w.onDeadLetter,
       }),
     );

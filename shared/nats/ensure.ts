@@ -10,8 +10,10 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Owned } from '#shared/contracts/ownership';
 import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '#shared/contracts/spec';
 import type { Log } from '#shared/observability/logger';
+import { isNotFound } from './kv.ts';
 
 /**
  * Idempotent start-up declarations: create what is missing, update what is safe to update, and
@@ -24,9 +26,8 @@ export interface EnsureDeps {
   replicas: number;
 }
 
-const isNotFound = (error: unknown) => error instanceof Error && /not found/i.test(error.message);
 
-export const streamConfig = (spec: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } => ({
+export const streamConfig = (spec: Omit<StreamSpec, 'owner'>, replicas: number): Partial<StreamConfig> & { name: string } => ({
   name: spec.name,
   subjects: [...spec.subjects],
   retention: spec.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
@@ -37,7 +38,7 @@ export const streamConfig = (spec: StreamSpec, replicas: number): Partial<Stream
   description: spec.description,
 });
 
-export const ensureStream = async (deps: EnsureDeps, spec: StreamSpec): Promise<void> => {
+export const ensureStream = async (deps: EnsureDeps, spec: Omit<StreamSpec, 'owner'>): Promise<void> => {
   const wanted = streamConfig(spec, deps.replicas);
   try {
     const info = await deps.jsm.streams.info(spec.name);
@@ -127,3 +128,10 @@ export const ensureBucket = async (nc: NatsConnection, spec: BucketSpec, replica
 
 export const ensureObjectStore = async (nc: NatsConnection, spec: ObjectStoreSpec, replicas: number): Promise<ObjectStore> =>
   new Objm(nc).create(spec.name, { replicas, ttl: spec.ttlMs ?? 0, description: spec.description });
+
+/** Creates (or brings to their declaration) the streams, buckets and object stores a service owns. */
+export const ensureOwned = async (nc: NatsConnection, deps: EnsureDeps, owned: Owned): Promise<void> => {
+  for (const stream of owned.streams) await ensureStream(deps, stream);
+  for (const bucket of owned.buckets) await ensureBucket(nc, bucket, deps.replicas);
+  for (const store of owned.objectStores) await ensureObjectStore(nc, store, deps.replicas);
+};

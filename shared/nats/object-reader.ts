@@ -1,22 +1,23 @@
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { OBJECT_STORES } from '#shared/contracts/buckets';
+import type { ObjectStoreSpec } from '#shared/contracts/spec';
 
-/** Reads ticket PDFs from ticketing's object store (gateway downloads, mailer attachments); opened, never created, on first use. */
-export interface TicketFiles {
-  get(object: string): Promise<Uint8Array | null>;
+/** Reads objects another service publishes (ticket PDFs for downloads and attachments); never writes. */
+export interface ObjectReader {
+  /** The object's bytes, or null when there is no such object. */
+  get(name: string): Promise<Uint8Array | null>;
 }
 
-export const createTicketFiles = (nc: NatsConnection): TicketFiles => {
+export const createObjectReader = (nc: NatsConnection, spec: Pick<ObjectStoreSpec, 'name'>): ObjectReader => {
   let store: Promise<ObjectStore> | undefined;
   return {
-    async get(object) {
-      // A failed open (ticketing not started yet) is retried on the next call, not cached.
-      store ??= new Objm(nc).open(OBJECT_STORES.tickets.name).catch((error: unknown) => {
+    async get(name) {
+      // Opened, never created, on first use: a failed open (the owner has not started) is retried next time.
+      store ??= new Objm(nc).open(spec.name).catch((error: unknown) => {
         store = undefined;
         throw error;
       });
-      return (await store).getBlob(object);
+      return (await store).getBlob(name);
     },
   };
 };

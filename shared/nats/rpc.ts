@@ -3,7 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import type { RpcSpec } from '#shared/contracts/spec';
 import type { Log } from '#shared/observability/logger';
-import { errorMessage } from '#shared/jobs/errors';
+import { errorMessage } from '#shared/observability/errors';
 import { extractTraceContext, injectTraceHeaders, withSpan } from '#shared/observability/tracing';
 import { firstHeaders, toNatsHeaders } from './headers.ts';
 

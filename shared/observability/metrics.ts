@@ -1,4 +1,3 @@
-import type { JetStreamManager } from '@nats-io/jetstream';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -27,7 +26,7 @@ export interface Metrics {
   render(): Promise<string>;
 }
 
-/** Consumer state read on each scrape (`jsm.consumers.info`). */
+/** Consumer state read on each scrape (the jobs runtime supplies it: see shared/jobs/consumer-sampler.ts). */
 export type ConsumerSampler = () => Promise<Array<{ stream: string; consumer: string; pending: number; ackPending: number; redelivered: number }>>;
 
 export const createMetrics = (options: { service: string; sampleConsumers?: ConsumerSampler }): Metrics => {
@@ -74,14 +73,3 @@ export const createMetrics = (options: { service: string; sampleConsumers?: Cons
   };
   return metrics;
 };
-
-/** Samples the consumers of the given jobs (a service's own) on each scrape. */
-export const consumerSampler =
-  (jsm: Pick<JetStreamManager, 'consumers'>, jobs: ReadonlyArray<{ stream: string; consumer: string }>): ConsumerSampler =>
-  async () =>
-    Promise.all(
-      jobs.map(async (job) => {
-        const info = await jsm.consumers.info(job.stream, job.consumer);
-        return { stream: job.stream, consumer: job.consumer, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
-      }),
-    );

@@ -26,7 +26,7 @@ process.on('message', (message: { id: number; input: unknown }) => {
       process.send?.({ id: message.id, ok: true, value });
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
-      process.send?.({ id: message.id, ok: false, error: err.message, permanent: err.name === 'PermanentError' });
+      process.send?.({ id: message.id, ok: false, error: err.message, name: err.name });
     }
   })();
 });

@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { PermanentError } from '#shared/jobs/errors';
 
 /**
  * Runs a module's default export in long-lived child processes, one call at a time each. On abort
@@ -29,7 +28,10 @@ interface Slot {
   dead: boolean;
 }
 
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; permanent: boolean };
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string; name: string };
+
+/** The child's error as the caller sees it: its message and its name (a `PermanentError` stays one). */
+const childError = (reply: { error: string; name: string }) => Object.assign(new Error(reply.error), { name: reply.name });
 
 const hostPath = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url));
 
@@ -114,7 +116,7 @@ export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPoo
             if (reply.id !== id) return;
             cleanup();
             if (reply.ok) resolve(reply.value as O);
-            else reject(reply.permanent ? new PermanentError(reply.error) : new Error(reply.error));
+            else reject(childError(reply));
           };
           const onExit = (code: number | null, sig: string | null) => {
             cleanup();

@@ -10,6 +10,7 @@ import { uniqueName, waitFor } from '../wait.ts';
 import { startChaosSmtpServer } from './chaos-smtp.ts';
 import { verdict, type ChaosFacts, type ChaosReport } from './report.ts';
 import { createWorkerPool } from './workers.ts';
+import { ensureConsoleState } from '../jobs-runtime.ts';
 
 export interface ChaosOptions {
   orders: number;
@@ -124,6 +125,7 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
   const log = options.log ?? (() => undefined);
   const began = Date.now();
   const [nats, smtp] = await Promise.all([startNatsServer(), startChaosSmtpServer()]);
+  await ensureConsoleState(nats.url);
   let gateway: RunningService | undefined;
   let client: TicketingClient | undefined;
   const pool = createWorkerPool(

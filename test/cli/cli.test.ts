@@ -5,8 +5,9 @@ import type { JobSpec } from '#shared/contracts/spec';
 import { listDeadLetters } from '#shared/jobs/dead-letter';
 import { ensureConsumer, ensureStream } from '#shared/nats/ensure';
 import { createRpcClient } from '#shared/nats/rpc';
-import { createMessaging, type Messaging } from '#shared/jobs/workers';
-import { createDeadJobFixture, type DeadJobFixture } from '../admin/dead-job.ts';
+import type { JobsRuntime } from '#shared/jobs/workers';
+import { testJobsRuntime } from '../jobs-runtime.ts';
+import { createDeadJobFixture, type DeadJobFixture } from '../console/dead-job.ts';
 import { runCli, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
@@ -17,7 +18,7 @@ import { uniqueName, waitFor } from '../wait.ts';
 // job runner in the test that dead-letters its jobs until healed, and a queue nobody consumes.
 let nats: NatsServer;
 let nc: NatsConnection;
-let m: Messaging;
+let m: JobsRuntime;
 let dead: DeadJobFixture;
 let services: RunningService[] = [];
 const cli = (...args: string[]) => runCli(args, { NATS_URL: nats.url, LOG_LEVEL: 'warn' });
@@ -32,7 +33,7 @@ beforeAll(async () => {
     startService('ticketing', { ...env, TICKET_SIGNING_KEY: 'k'.repeat(40), RENDER_PROCESSES: '1' }),
   ]);
   nc = await connect({ servers: nats.url });
-  m = await createMessaging(nc, { replicas: 1, log: quietLog });
+  m = await testJobsRuntime(nc);
   dead = await createDeadJobFixture(m);
 });
 

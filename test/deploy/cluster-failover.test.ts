@@ -15,9 +15,10 @@ import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { TicketsReady } from '#shared/contracts/tickets';
 import { connectNats } from '#shared/nats/connect';
-import { ensureConsumer, ensureStream } from '#shared/nats/ensure';
+import { ensureConsumer, ensureOwned, ensureStream } from '#shared/nats/ensure';
 import { createRpcClient } from '#shared/nats/rpc';
 import { createPublisher } from '#shared/nats/publish';
+import { ownedBy } from '#shared/contracts/ownership';
 import { startNatsCluster, type NatsCluster } from '../nats-cluster.ts';
 import { startProcess, type RunningProcess } from '../process.ts';
 import { quietLog } from '../runtime-setup.ts';
@@ -35,6 +36,9 @@ beforeAll(async () => {
   cluster = await startNatsCluster();
   nc = await cluster.connectAdmin();
   jsm = await jetstreamManager(nc);
+  // As the console and webhook-ingest leave a cluster at their first start: the dead-letter
+  // stream, the attempt log and the payments stream exist, replicated.
+  for (const owner of ['console', 'webhook-ingest'] as const) await ensureOwned(nc, { jsm, log: quietLog, replicas: 3 }, ownedBy(owner));
 }, 60_000);
 // A failed test must not leave the next one a two-node cluster.
 afterEach(async () => {

@@ -17,7 +17,8 @@ import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { generateTicketJob } from '#shared/contracts/tickets';
 import { connectNats } from '#shared/nats/connect';
-import { createMessaging, ensureDeclarations, type Messaging } from '#shared/jobs/workers';
+import { openJobsRuntime, type JobsRuntime } from '#shared/jobs/workers';
+import { ensureConsumer, ensureOwned } from '#shared/nats/ensure';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { natsDir, passwordOf, randomPasswords, singleServerConfig } from './nats-config.ts';
@@ -69,32 +70,29 @@ describe('the committed configs', () => {
 });
 
 /** Everything a service declares and touches at start, done as the service does it. */
-const startLikeService = async (name: ServiceName): Promise<Messaging | NatsConnection> => {
+const startLikeService = async (name: ServiceName): Promise<{ nc: NatsConnection; runtime?: JobsRuntime }> => {
   const needs = NEEDS[name];
   const nc = await connectAs(name);
-  if (!needs.runtime) {
-    const jsm = await jetstreamManager(nc);
-    const { ensureStream, ensureBucket, ensureObjectStore } = await import('#shared/nats/ensure');
-    for (const stream of needs.streams) await ensureStream({ jsm, log: quietLog, replicas: 1 }, stream);
-    for (const bucket of needs.buckets) await ensureBucket(nc, bucket, 1);
-    for (const store of needs.objectStores) await ensureObjectStore(nc, store, 1);
-    return nc;
-  }
-  const m = await createMessaging(nc, { replicas: 1, log: quietLog });
-  await ensureDeclarations(m, { streams: needs.streams, jobs: needs.jobs, buckets: needs.buckets, objectStores: needs.objectStores });
-  return m;
+  const jsm = await jetstreamManager(nc);
+  // What the bootstrap ensures (what the service owns), then what each runner binds (its consumers).
+  await ensureOwned(nc, { jsm, log: quietLog, replicas: 1 }, { streams: needs.streams, buckets: needs.buckets, objectStores: needs.objectStores });
+  for (const job of needs.jobs) await ensureConsumer({ jsm, log: quietLog, replicas: 1 }, job);
+  return { nc, runtime: needs.runtime ? await openJobsRuntime(nc, quietLog) : undefined };
 };
 
 describe('each service user can do what its service needs', () => {
-  // Order matters only for readers of stores that another service owns (ticketing creates `tickets`).
-  const order: ServiceName[] = ['webhook-ingest', 'ticketing', 'auth', 'mailer', 'gateway'];
+  // The console first (it owns the dead-letter stream and the attempt log every worker writes),
+  // then owners before their users: a consumer needs its stream, a publisher its stream, a reader
+  // the store it reads. The console's own checks come last: it publishes replays to every job stream.
+  beforeAll(async () => void (await startLikeService('console')));
+  const order: ServiceName[] = ['webhook-ingest', 'ticketing', 'mailer', 'auth', 'gateway', 'console'];
   expect([...order].sort()).toEqual([...SERVICES].sort());
 
   for (const name of order) {
     test(`${name}: ensures its declarations, publishes with a PubAck, uses its buckets and consumers`, async () => {
       const needs = NEEDS[name];
       const started = await startLikeService(name);
-      const nc = 'nc' in started ? started.nc : started;
+      const { nc } = started;
       const js = jetstream(nc);
 
       for (const subject of needs.publishes) {
@@ -125,15 +123,16 @@ describe('each service user can do what its service needs', () => {
 
       for (const job of needs.jobs) await expectCanConsume(js, job.stream, job.consumer, job.subject);
 
-      if ('attempts' in started && needs.jobs.length > 0) {
+      if (started.runtime && needs.jobs.length > 0) {
         // The runner's attempt log and dead letters, for this service's own consumers.
+        const { runtime } = started;
         const job = needs.jobs[0]!;
         const key = `${job.stream}.${job.consumer}.1`;
-        await started.attempts.recordFailure(key, new Date().toISOString(), { attempt: 1, at: new Date().toISOString(), error: 'probe' });
-        expect((await started.attempts.get(key))?.failures).toHaveLength(1);
-        await started.attempts.forget(key);
+        await runtime.attempts.recordFailure(key, new Date().toISOString(), { attempt: 1, at: new Date().toISOString(), error: 'probe' });
+        expect((await runtime.attempts.get(key))?.failures).toHaveLength(1);
+        await runtime.attempts.forget(key);
         const { deadLetterSubject } = await import('#shared/contracts/subjects');
-        const ack = await started.publisher.publish(deadLetterSubject(job.stream, job.consumer), { probe: true }, { retryForMs: 0 });
+        const ack = await runtime.publisher.publish(deadLetterSubject(job.stream, job.consumer), { probe: true }, { retryForMs: 0 });
         expect(ack.stream).toBe(STREAMS.DLQ.name);
       }
     });

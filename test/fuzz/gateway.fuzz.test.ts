@@ -60,7 +60,7 @@ beforeAll(async () => {
     config: {
       publicUrl: 'https://tickets.example.test',
       appUrl: 'https://tickets.example.test/',
-      trustProxy: true,
+      trustProxy: 1,
       rateLimits: { email: { max: 5, windowMs: 60_000 }, ip: { max: 30, windowMs: 60_000 } },
     },
     log: quietLog,

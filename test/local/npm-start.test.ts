@@ -47,12 +47,13 @@ const freeRun = async (): Promise<number> =>
     return base;
   }, { what: 'three consecutive free ports' });
 
-const ports = { nats: 0, gateway: 0, webhook: 0, inbox: 0, smtp: 0, workers: 0 };
+const ports = { nats: 0, gateway: 0, webhook: 0, console: 0, inbox: 0, smtp: 0, workers: 0 };
 const startEnv = () => ({
   NATS_URL: `nats://127.0.0.1:${ports.nats}`,
   DATA_DIR: dataDir,
   GATEWAY_PORT: String(ports.gateway),
   WEBHOOK_PORT: String(ports.webhook),
+  CONSOLE_PORT: String(ports.console),
   INBOX_PORT: String(ports.inbox),
   INBOX_SMTP_PORT: String(ports.smtp),
   WORKER_HEALTH_PORT: String(ports.workers),
@@ -68,7 +69,7 @@ const startEnv = () => ({
 interface Ready {
   gateway: string;
   webhooks: string;
-  admin: string;
+  console: string;
   inbox: string;
   nats: string;
   pids: Record<string, number>;
@@ -111,13 +112,16 @@ afterAll(async () => {
 const keptEmail = `kept.${Date.now().toString(36)}@example.test`;
 
 test('npm start with nothing at NATS_URL runs the whole system; the demo passes; SIGINT stops every process', async () => {
-  Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), inbox: await freePort(), smtp: await freePort(), workers: await freeRun() });
+  Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), console: await freePort(), inbox: await freePort(), smtp: await freePort(), workers: await freeRun() });
   const { launcher, ready } = await start();
   expect(launcher.output()).toContain(`no NATS server at nats://127.0.0.1:${ports.nats}: starting one`);
   expect(ready).toMatchObject({ gateway: `http://localhost:${ports.gateway}`, inbox: `http://127.0.0.1:${ports.inbox}`, nats: `nats://127.0.0.1:${ports.nats}` });
-  expect(Object.keys(ready.pids).sort()).toEqual(['auth', 'gateway', 'mailer', 'nats-server', 'ticketing', 'webhook-ingest']);
-  // The dashboard is on (npm start makes an ADMIN_TOKEN) and refuses a visitor without it.
-  expect((await fetch(`http://127.0.0.1:${ports.gateway}/admin`)).status).toBe(401);
+  expect(Object.keys(ready.pids).sort()).toEqual(['auth', 'console', 'gateway', 'mailer', 'nats-server', 'ticketing', 'webhook-ingest']);
+  // The console is on its own port (npm start makes an ADMIN_TOKEN) and refuses a visitor without
+  // it; the public gateway has no operator routes at all.
+  expect(ready.console).toBe(`http://localhost:${ports.console}`);
+  expect((await fetch(`http://127.0.0.1:${ports.console}/`)).status).toBe(401);
+  expect((await fetch(`http://127.0.0.1:${ports.gateway}/admin`)).status).toBe(404);
   const added = await runCli(['users', 'add', keptEmail, '--name', 'Kept Across Restarts'], { NATS_URL: ready.nats });
   expect(added.output).toMatch(/^added user/);
 
@@ -138,7 +142,7 @@ test('npm start with nothing at NATS_URL runs the whole system; the demo passes;
   // Checked after SIGINT so a failing demo still shows whether shutdown works.
   const { code, tree } = await interrupt(launcher);
   expect(code).toBe(0);
-  expect(tree.length).toBeGreaterThanOrEqual(7);
+  expect(tree.length).toBeGreaterThanOrEqual(8);
   expect(launcher.output()).toMatch(/\[start\] stopped/);
   expect(demoCode, `demo output:\n${demo.output()}\nlauncher output (tail):\n${launcher.output().slice(-4000)}`).toBe(0);
   expect(demo.output()).toMatch(/demo complete in \d+ ms/);

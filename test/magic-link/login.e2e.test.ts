@@ -5,6 +5,7 @@ import { startService, type RunningService } from '../services.ts';
 import { startSmtpServer, type TestSmtpServer } from '../smtp-server.ts';
 import { waitFor } from '../wait.ts';
 import { inspect, linkIn, runCli, to, tokenOf, uniqueEmail, type Inspector } from './helpers.ts';
+import { ensureConsoleState } from '../jobs-runtime.ts';
 
 // gateway, auth and mailer as separate processes against a fresh nats-server and a real SMTP server.
 let nats: NatsServer;
@@ -24,6 +25,7 @@ const startMailer = () =>
 
 beforeAll(async () => {
   [nats, smtp] = await Promise.all([startNatsServer(), startSmtpServer()]);
+  await ensureConsoleState(nats.url);
   inspector = await inspect(nats.url);
   gateway = await startService('gateway', {
     NATS_URL: nats.url,

@@ -2,14 +2,15 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { BUCKETS } from '#shared/contracts/buckets';
 import type { MailSend } from '#shared/contracts/mail';
-import type { JobSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
+import type { JobSpec } from '#shared/contracts/spec';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { listDeadLetters } from '#shared/jobs/dead-letter';
 import type { Reply } from '#shared/jobs/decide';
-import { ensureBucket } from '#shared/nats/ensure';
-import type { RunnerObserver } from '#shared/jobs/runner';
-import { createMessaging, ensureDeclarations, startWorkers, worker, type Messaging } from '#shared/jobs/workers';
+import { ensureBucket, ensureStream } from '#shared/nats/ensure';
+import type { RunnerObserver } from '#shared/jobs/observer';
+import { startWorkers, worker, type JobsRuntime } from '#shared/jobs/workers';
+import { testJobsRuntime } from '../jobs-runtime.ts';
 import { createSendMail } from '../../services/mailer/src/handlers/send-mail.ts';
 import { mailSendJob } from '../../services/mailer/src/mail-job.ts';
 import { createKvSentRecords, type SentRecords } from '../../services/mailer/src/sent-records.ts';
@@ -33,7 +34,7 @@ interface Attempt {
 let nats: NatsServer;
 let smtp: TestSmtpServer;
 let nc: NatsConnection;
-let messaging: Messaging;
+let messaging: JobsRuntime;
 let records: SentRecords;
 let stopWorkers: (graceMs: number) => Promise<void>;
 const attempts: Attempt[] = [];
@@ -55,7 +56,7 @@ const observer: RunnerObserver = {
 beforeAll(async () => {
   [nats, smtp] = await Promise.all([startNatsServer(), startSmtpServer()]);
   nc = await connect({ servers: nats.url });
-  messaging = await createMessaging(nc, { replicas: 1, log: quietLog });
+  messaging = await testJobsRuntime(nc);
   job = mailSendJob({
     MAIL_MAX_ATTEMPTS: 8,
     MAIL_RETRY_INITIAL_MS: 150,
@@ -65,7 +66,7 @@ beforeAll(async () => {
     MAIL_CONCURRENCY: 2,
     SMTP_TIMEOUT_MS: 2_000,
   });
-  await ensureDeclarations(messaging, { streams: [STREAMS.MAIL], jobs: [job as JobSpec<never>] });
+  await ensureStream({ jsm: messaging.jsm, log: quietLog, replicas: 1 }, STREAMS.MAIL);
   records = createKvSentRecords(await ensureBucket(nc, BUCKETS.mailSent, 1));
   const transport = createSmtpTransport({ url: smtp.url, from: 'Handoff <no-reply@mail.example.test>', timeoutMs: 2_000 });
   const workers = await startWorkers(

@@ -11,7 +11,7 @@ import { createPublisher } from '#shared/nats/publish';
 import { createRpcClient } from '#shared/nats/rpc';
 import { buildApp } from '../../services/gateway/src/app.ts';
 import { createAuthClient } from '../../services/gateway/src/auth-client.ts';
-import { createKvRateLimiter } from '../../services/gateway/src/rate-limit.ts';
+import { createKvRateLimiter } from '#shared/http/rate-limit';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { uniqueEmail } from './helpers.ts';

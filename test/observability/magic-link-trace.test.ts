@@ -40,7 +40,7 @@ test('one magic-link request is one trace from the HTTP span through auth and th
   const added = await createRpcClient(nc, { timeoutMs: 5_000 }).call(AUTH_RPC.addUser, { email });
   expect(added.ok).toBe(true);
   const before = {
-    gateway: await scrape(`${gatewayUrl()}/metrics`),
+    gateway: await scrape(`${healthUrl(gateway)}/metrics`),
     auth: await scrape(`${healthUrl(auth)}/metrics`),
     mailer: await scrape(`${healthUrl(mailer)}/metrics`),
   };
@@ -100,7 +100,7 @@ test('one magic-link request is one trace from the HTTP span through auth and th
 
   // Metrics moved with the work.
   const after = {
-    gateway: await scrape(`${gatewayUrl()}/metrics`),
+    gateway: await scrape(`${healthUrl(gateway)}/metrics`),
     auth: await scrape(`${healthUrl(auth)}/metrics`),
     mailer: await scrape(`${healthUrl(mailer)}/metrics`),
   };
@@ -111,6 +111,8 @@ test('one magic-link request is one trace from the HTTP span through auth and th
   expect(done(after.mailer, 'mail.send') - done(before.mailer, 'mail.send')).toBe(1);
   expect(valueOf(after.mailer, 'handoff_consumer_ack_pending', { consumer: 'mailer-send' })).toBe(0);
   expect(after.auth.some((s) => s.name === 'handoff_job_duration_seconds_count')).toBe(true);
+  // Metrics are served on the internal health port only, never on the public one.
+  expect((await fetch(`${gatewayUrl()}/metrics`)).status).toBe(404);
 });
 
 test('/readyz goes false when NATS is down and true again after', async () => {

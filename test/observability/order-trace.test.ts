@@ -37,7 +37,8 @@ afterAll(async () => {
 
 test('one order is one trace across webhook-ingest, every ticket job and the mailer; tickets.ready links to every ticket span', async () => {
   const healthUrl = (s: RunningService) => `http://127.0.0.1:${String(s.ready.healthPort)}/metrics`;
-  const ingestMetrics = `http://127.0.0.1:${ingest.port}/metrics`;
+  expect((await fetch(`http://127.0.0.1:${ingest.port}/metrics`)).status).toBe(404);
+  const ingestMetrics = healthUrl(ingest);
   const before = { ingest: await scrape(ingestMetrics), ticketing: await scrape(healthUrl(ticketing)), mailer: await scrape(healthUrl(mailer)) };
 
   const order = await client.createOrder(['Ada', 'Grace', 'Alan', 'Edsger'], { event: 'Traced Live' });

@@ -12,6 +12,7 @@ import { startService, type RunningService } from '../services.ts';
 import { startSmtpServer, type TestSmtpServer } from '../smtp-server.ts';
 import { SIGNING_KEY, ticketingClient, type TicketingClient } from '../tickets/ticketing-setup.ts';
 import { uniqueName, waitFor } from '../wait.ts';
+import { ensureConsoleState } from '../jobs-runtime.ts';
 
 // Every job a service consumes (each JobSpec in shared/contracts), with the real services as processes.
 const JOBS: JobSpec[] = [AUTH_JOBS.magicLink, MAIL_JOBS.send, paymentReceivedJob, generateTicketJob, ticketGeneratedJob, ticketsSentJob, ticketsReadyMailJob] as JobSpec[];
@@ -51,6 +52,7 @@ const services: RunningService[] = [];
 
 beforeAll(async () => {
   [nats, smtp] = await Promise.all([startNatsServer(), startSmtpServer()]);
+  await ensureConsoleState(nats.url);
   const env = { NATS_URL: nats.url };
   gateway = await startService('gateway', { ...env, GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1' });
   services.push(

@@ -4,11 +4,12 @@ import { STREAMS } from '#shared/contracts/streams';
 import { listDeadLetters, replayDeadLetter } from '#shared/jobs/dead-letter';
 import { linkIn, runCli, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
-import { startService, type RunningService } from '../services.ts';
+import { FAULTY_TICKETING, startService, type RunningService } from '../services.ts';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../smtp-server.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 import { SIGNING_KEY, ticketingClient, type TicketingClient } from './ticketing-setup.ts';
 import { newWebhookSecret, paymentSucceeded, postWebhook, signWebhook, type SignedWebhook } from './webhooks.ts';
+import { ensureConsoleState } from '../jobs-runtime.ts';
 
 // Every service as its own process against a fresh nats-server and a real SMTP server.
 const SECRET = newWebhookSecret();
@@ -52,13 +53,14 @@ const signIn = async (label: string) => {
 
 beforeAll(async () => {
   [nats, smtp] = await Promise.all([startNatsServer(), startSmtpServer()]);
+  await ensureConsoleState(nats.url);
   gateway = await startService('gateway', { NATS_URL: nats.url, GATEWAY_PORT: '0', GATEWAY_HOST: '127.0.0.1', PUBLIC_URL: 'http://127.0.0.1', RATE_LIMIT_IP_MAX: '100' });
   base = `http://127.0.0.1:${gateway.port}`;
   const workerEnv = { NATS_URL: nats.url, SHUTDOWN_GRACE_MS: '2000' };
   const started = await Promise.all([
     startService('auth', workerEnv),
     startService('mailer', { ...workerEnv, SMTP_URL: smtp.url, PUBLIC_URL: base, MAIL_RETRY_INITIAL_MS: '200', MAIL_RETRY_MAX_MS: '2000', SMTP_TIMEOUT_MS: '3000' }),
-    startService('ticketing', { ...workerEnv, ...TICKETING_ENV, TICKETING_TEST_FAULTS: '1' }),
+    startService('ticketing', { ...workerEnv, ...TICKETING_ENV }, { script: FAULTY_TICKETING }),
     startIngest(),
   ]);
   others.push(started[0], started[1]);

@@ -22,7 +22,6 @@ beforeAll(async () => {
   [server, smtp] = await Promise.all([startNatsServer(), startSmtpServer()]);
   // Short ack-wait and backoff so a killed worker's messages come back within seconds.
   const env = {
-    TICKETING_TEST_FAULTS: '1',
     TICKETING_ACK_WAIT_MS: '2000',
     TICKETING_BACKOFF_INITIAL_MS: '100',
     TICKETING_BACKOFF_MAX_MS: '500',
@@ -31,8 +30,8 @@ beforeAll(async () => {
     RENDER_PROCESSES: '2',
     TICKET_CONCURRENCY: '4',
   };
-  workers.push(await startTicketing(server.url, env, 'ticketing-1'));
-  workers.push(...(await Promise.all([startTicketing(server.url, env, 'ticketing-2'), startTicketing(server.url, env, 'ticketing-3')])));
+  workers.push(await startTicketing(server.url, env, 'ticketing-1', true));
+  workers.push(...(await Promise.all([startTicketing(server.url, env, 'ticketing-2', true), startTicketing(server.url, env, 'ticketing-3', true)])));
   mailer = await startService('mailer', { NATS_URL: server.url, SMTP_URL: smtp.url, MAIL_RETRY_INITIAL_MS: '200', MAIL_RETRY_MAX_MS: '2000' });
   client = await ticketingClient(server.url);
 }, 120_000);

@@ -9,17 +9,24 @@ import { SUBJECTS } from '#shared/contracts/subjects';
 import { TicketsReady } from '#shared/contracts/tickets';
 import { createPublisher, type Publisher } from '#shared/nats/publish';
 import { createRpcClient, type RpcClient } from '#shared/nats/rpc';
+import { ownedBy } from '#shared/contracts/ownership';
+import { ensureOwned } from '#shared/nats/ensure';
+import { quietLog } from '../jobs-runtime.ts';
 import { startProcess, type RunningProcess } from '../process.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 import { paymentSucceeded } from './webhooks.ts';
 
 export const SIGNING_KEY = 'test-signing-key-0123456789abcdef0123';
 const launcher = fileURLToPath(new URL('../../services/launch.ts', import.meta.url));
+const faultyTicketing = fileURLToPath(new URL('../fixtures/faulty-ticketing.ts', import.meta.url));
 
-/** Starts the real ticketing service as a process and waits for it to serve. */
-export const startTicketing = async (url: string, env: Record<string, string> = {}, name = 'ticketing'): Promise<RunningProcess> => {
-  const proc = startProcess(launcher, {
-    args: ['ticketing'],
+/**
+ * Starts the real ticketing service as a process and waits for it to serve; `faulty` swaps in the
+ * renderer that hangs or fails on purpose for `[hang-once]`, `[fail-once]`, `[fail-always]` attendees.
+ */
+export const startTicketing = async (url: string, env: Record<string, string> = {}, name = 'ticketing', faulty = false): Promise<RunningProcess> => {
+  const proc = startProcess(faulty ? faultyTicketing : launcher, {
+    args: faulty ? [] : ['ticketing'],
     name,
     env: { NATS_URL: url, TICKET_SIGNING_KEY: SIGNING_KEY, HEALTH_PORT: '0', LOG_LEVEL: 'info', ...env },
   });
@@ -50,6 +57,9 @@ export const ticketingClient = async (url: string): Promise<TicketingClient> => 
   const jsm = await jetstreamManager(nc);
   const publisher = createPublisher(js, { retryForMs: 20_000 });
   const rpc = createRpcClient(nc, { timeoutMs: 10_000 });
+  // The console has run once (dead letters have a stream to go to), and this client stands in for
+  // webhook-ingest, whose stream the payments go to.
+  for (const owner of ['console', 'webhook-ingest'] as const) await ensureOwned(nc, { jsm, log: quietLog, replicas: 1 }, ownedBy(owner));
   const getOrder = async (id: string) => {
     const reply = await rpc.call(ORDERS_RPC.get, { orderId: id });
     if (!reply.ok) throw new Error(`${reply.code}: ${reply.message}`);

@@ -24,7 +24,7 @@ let ticketing: RunningProcess;
 
 beforeAll(async () => {
   server = await startNatsServer();
-  ticketing = await startTicketing(server.url, { ...ENV, TICKETING_TEST_FAULTS: '1' });
+  ticketing = await startTicketing(server.url, ENV, 'ticketing', true);
   client = await ticketingClient(server.url);
 });
 afterAll(async () => {

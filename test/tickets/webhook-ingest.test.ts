@@ -128,7 +128,7 @@ test('with nats-server down the webhook gets 503 and readyz fails; after a resta
   await server.kill();
   const down = await post(hook);
   expect(down.statusCode).toBe(503);
-  expect(down.json()).toMatchObject({ status: 503, code: 'unavailable' });
+  expect(down.json()).toMatchObject({ status: 503, code: 'service_unavailable' });
   expect(down.headers['retry-after']).toBeDefined();
   expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AuthKv } from './kv.ts';
 import { randomSecret, sha256Hex } from './secrets.ts';
+import { isLive } from '#shared/nats/kv';
 
 const SessionRecord = z.object({
   userId: z.string(),
@@ -25,7 +26,7 @@ export const createSessionStore = (kv: AuthKv, options: { ttlMs: number; now?: (
   const now = options.now ?? Date.now;
   const get = async (sessionId: string) => {
     const entry = await kv.get(sessionKey(sessionId));
-    if (!entry || entry.operation !== 'PUT') return undefined;
+    if (!isLive(entry)) return undefined;
     const record = SessionRecord.parse(entry.json());
     return Date.parse(record.expiresAt) > now() ? record : undefined;
   };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { isRevisionConflict, type AuthKv } from './kv.ts';
+import type { AuthKv } from './kv.ts';
 import { randomSecret, sha256Hex } from './secrets.ts';
+import { isConflict, isLive } from '#shared/nats/kv';
 
 const TokenRecord = z.object({
   userId: z.string(),
@@ -42,7 +43,7 @@ export const createTokenStore = (kv: AuthKv, options: { ttlMs: number; now?: () 
     async consume(token) {
       const key = tokenKey(token);
       const entry = await kv.get(key);
-      if (!entry || entry.operation !== 'PUT') return { ok: false, code: 'token_invalid' };
+      if (!isLive(entry)) return { ok: false, code: 'token_invalid' };
       const record = TokenRecord.parse(entry.json());
       if (record.usedAt) return { ok: false, code: 'token_used' };
       // 2.9 has no per-key TTL: the bucket's TTL only clears garbage, the expiry is checked here.
@@ -53,7 +54,7 @@ export const createTokenStore = (kv: AuthKv, options: { ttlMs: number; now?: () 
       try {
         await kv.update(key, JSON.stringify({ ...record, usedAt: new Date(now()).toISOString() }), entry.revision);
       } catch (error) {
-        if (isRevisionConflict(error)) return { ok: false, code: 'token_used' };
+        if (isConflict(error)) return { ok: false, code: 'token_used' };
         throw error;
       }
       return { ok: true, userId: record.userId, email: record.email };

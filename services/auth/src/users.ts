@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { User } from '#shared/contracts/auth';
-import { isRevisionConflict, type AuthKv } from './kv.ts';
+import type { AuthKv } from './kv.ts';
 import { sha256Hex } from './secrets.ts';
+import { isConflict, isLive } from '#shared/nats/kv';
 
 export interface UserStore {
   find(email: string): Promise<User | undefined>;
@@ -15,7 +16,7 @@ const keyOf = (email: string) => sha256Hex(email.toLowerCase());
 export const createUserStore = (kv: AuthKv, now: () => number = Date.now): UserStore => {
   const find = async (email: string) => {
     const entry = await kv.get(keyOf(email));
-    if (!entry || entry.operation !== 'PUT') return undefined;
+    if (!isLive(entry)) return undefined;
     return User.parse(entry.json());
   };
   return {
@@ -27,7 +28,7 @@ export const createUserStore = (kv: AuthKv, now: () => number = Date.now): UserS
         await kv.create(keyOf(email), JSON.stringify(user));
         return { created: true, user };
       } catch (error) {
-        if (!isRevisionConflict(error)) throw error;
+        if (!isConflict(error)) throw error;
         const existing = await find(email);
         if (!existing) throw error;
         return { created: false, user: existing };

@@ -4,6 +4,7 @@ import { createPublisher } from '#shared/nats/publish';
 import { parseArgs, UsageError, type CliContext, type Command } from '../dispatch.ts';
 import { formatAge } from '#shared/observability/format-age';
 import { parseDuration, table } from '../table.ts';
+import { isNotFound } from '#shared/nats/kv';
 
 const handles = async (ctx: CliContext) => {
   const nc = await ctx.nats();
@@ -34,7 +35,7 @@ export const dlqList: Command = {
     const { js, jsm } = await handles(ctx);
     const items = await listDeadLetters(js, jsm, { limit }).catch((error: unknown) => {
       // No worker has started yet, so nobody has created the DLQ stream: nothing is dead.
-      if (error instanceof Error && /stream not found/i.test(error.message)) return [];
+      if (isNotFound(error)) return [];
       throw error;
     });
     if (items.length === 0) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUCKETS } from '#shared/contracts/buckets';
 import { commonEnv, intFromEnv, urlFromEnv } from '#shared/config/env';
+import { trustProxyFromEnv } from '#shared/config/trust-proxy';
 
 const MINUTE = 60_000;
 // A counter must live at least as long as its window; the bucket's TTL is what deletes it.
@@ -17,8 +18,8 @@ export const gatewayEnv = z.object({
   PUBLIC_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000'),
   /** Where a verified magic link lands (default http://localhost:3000/). */
   APP_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000/'),
-  /** Trust X-Forwarded-For for the client address (default false; set true behind a proxy you run). */
-  TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  /** Which proxies in front may name the client (X-Forwarded-For): see shared/config/trust-proxy.ts. */
+  TRUST_PROXY: trustProxyFromEnv,
   /** Magic-link requests per email address per window (default 5). */
   RATE_LIMIT_EMAIL_MAX: intFromEnv(5).pipe(z.number().min(1)),
   /** Window of the per-email limit (default 15 minutes, at most 1 hour). */
@@ -29,17 +30,6 @@ export const gatewayEnv = z.object({
   RATE_LIMIT_IP_WINDOW_MS: window(15 * MINUTE),
   /** How long to wait for the auth service before answering 503 (default 3 s). */
   AUTH_RPC_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
-  /**
-   * Turns on the /admin dashboard (queues, dead letters with replay, orders); unset (the default)
-   * → every /admin path answers 404. At least 16 characters.
-   */
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  /**
-   * NATS credentials the dashboard uses (a separate connection), e.g. the `admin` user of
-   * deploy/nats/: the gateway's own user stays least-privilege. Unset → the gateway's connection.
-   */
-  NATS_ADMIN_USER: z.string().optional(),
-  NATS_ADMIN_PASSWORD: z.string().optional(),
   /** How long to wait for JetStream to store a job before answering 503 (default 3 s). */
   PUBLISH_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
 });

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionView } from '#shared/contracts/auth';
 import type { AuthClient } from './auth-client.ts';
-import { HttpProblem } from './errors.ts';
+import { HttpProblem } from '#shared/http/problems';
 
 /** The cookie holding the opaque session id. Only auth knows what it maps to (by its hash). */
 export const SESSION_COOKIE = 'handoff_session';

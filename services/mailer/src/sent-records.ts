@@ -2,6 +2,7 @@ import type { KV } from '@nats-io/kv';
 import { SentRecord } from '#shared/contracts/mail';
 import type { Log } from '#shared/observability/logger';
 import type { MailTransport, OutgoingMail } from './transport.ts';
+import { isConflict, isLive } from '#shared/nats/kv';
 
 export interface SentRecords {
   get(mailId: string): Promise<SentRecord | undefined>;
@@ -12,14 +13,14 @@ export interface SentRecords {
 export const createKvSentRecords = (kv: Pick<KV, 'get' | 'create'>): SentRecords => ({
   async get(mailId) {
     const entry = await kv.get(mailId);
-    if (!entry || entry.operation !== 'PUT') return undefined;
+    if (!isLive(entry)) return undefined;
     return SentRecord.parse(entry.json());
   },
   async put(record) {
     try {
       await kv.create(record.mailId, JSON.stringify(record));
     } catch (error) {
-      if (!(error instanceof Error && /wrong last sequence|key exists/i.test(error.message))) throw error;
+      if (!isConflict(error)) throw error;
     }
   },
 });

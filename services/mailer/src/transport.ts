@@ -1,6 +1,6 @@
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { SpanKind } from '@opentelemetry/api';
-import { PermanentError } from '#shared/jobs/errors';
+import { PermanentError } from '#shared/jobs/job';
 import { withSpan } from '#shared/observability/tracing';
 
 export interface OutgoingMail {

@@ -29,11 +29,6 @@ export const ticketingEnv = z.object({
   /** First retry delay and cap of every ticketing job's backoff. */
   TICKETING_BACKOFF_INITIAL_MS: optionalMs,
   TICKETING_BACKOFF_MAX_MS: optionalMs,
-  /**
-   * TEST ONLY. `1` lets attendee names starting with `[hang-once]`, `[fail-once]` or
-   * `[fail-always]` inject render faults (see test-faults.ts). Never set it in production.
-   */
-  TICKETING_TEST_FAULTS: z.enum(['0', '1']).default('0').transform((value) => value === '1'),
 });
 export type TicketingConfig = Readonly<z.infer<typeof ticketingEnv>>;
 

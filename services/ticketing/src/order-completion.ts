@@ -1,7 +1,7 @@
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { TICKET_IDS, ticketObjectName, type TicketGenerated, type TicketsReady } from '#shared/contracts/tickets';
-import { PermanentError } from '#shared/jobs/errors';
-import type { JobContext } from '#shared/jobs/runner';
+import { PermanentError } from '#shared/jobs/job';
+import type { JobContext } from '#shared/jobs/job';
 import type { Publisher } from '#shared/nats/publish';
 import type { OrderStore } from './orders-store.ts';
 import { isComplete, type ProgressStore } from './progress-store.ts';

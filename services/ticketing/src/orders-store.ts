@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Order, type OrderStatus } from '#shared/contracts/orders';
-import { isConflict, kvRecords, type RecordKv } from './kv-record.ts';
+import { isConflict, kvRecords, type RecordKv } from '#shared/nats/kv';
 
 /** Order ids are KV keys, object-name prefixes and QR text: keep them to safe characters. */
 export const ORDER_ID = /^ord_[a-z0-9]{20}$/;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { PermanentError } from '#shared/jobs/errors';
-import { kvRecords, type RecordKv } from './kv-record.ts';
+import { PermanentError } from '#shared/jobs/job';
+import { kvRecords, type RecordKv } from '#shared/nats/kv';
 
 /** The aggregator's record for one order: which tickets are stored, and whether ready went out. */
 export const Progress = z.object({

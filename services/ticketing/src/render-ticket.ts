@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
 import QRCode from 'qrcode';
 
@@ -14,19 +13,12 @@ export interface RenderInput {
   total: number;
   /** The signed ticket id the QR code encodes. */
   code: string;
-  /** TEST ONLY (see test-faults.ts): hang in a subprocess, as a wedged converter would. */
-  hang?: boolean;
 }
 
 // The standard fonts encode WinAnsi only; anything else would make pdf-lib throw mid-render.
 const printable = (text: string) => text.replace(/[^\x20-\x7e\xa0-\xff]/g, '?');
 
 export const renderTicket = async (input: RenderInput): Promise<Uint8Array> => {
-  if (input.hang) {
-    const child = spawn('sleep', ['3600'], { stdio: 'ignore' });
-    process.stderr.write(`TEST FAULT: ticket render hanging, subprocess pid ${child.pid}\n`);
-    await new Promise((resolve) => child.on('exit', resolve));
-  }
   const doc = await PDFDocument.create();
   doc.setTitle(`Ticket ${input.n} of ${input.total} - ${printable(input.event)}`);
   doc.setCreator('Handoff');

@@ -2,7 +2,7 @@ import { expect, test } from 'vitest';
 import type { Order } from '#shared/contracts/orders';
 import type { GenerateTicket, TicketGenerated } from '#shared/contracts/tickets';
 import type { DeadLetterRecord } from '#shared/jobs/dead-letter';
-import type { RecordKv } from '../src/kv-record.ts';
+import type { RecordKv } from '#shared/nats/kv';
 import { createOnTicketDeadLettered } from '../src/handlers/ticket-dead-lettered.ts';
 import { createOnTicketGenerated } from '../src/order-completion.ts';
 import { canMove, createOrderStore } from '../src/orders-store.ts';

@@ -1,9 +1,10 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { PAYMENT_SUCCEEDED, PaymentEvent, PaymentSucceededData } from '#shared/contracts/payments';
-import { registerOperations } from '#shared/http/operations';
+import { createApp } from '#shared/http/create-app';
+import { HttpProblem } from '#shared/http/problems';
+import { allIssues } from '#shared/http/zod-issues';
 import type { Log } from '#shared/observability/logger';
 import type { Metrics } from '#shared/observability/metrics';
-import { problem, type ErrorCode } from './errors.ts';
 import type { VerifySignature } from './verify-signature.ts';
 
 /** Stores the provider's raw body durably; resolves only after JetStream's PubAck. */
@@ -29,55 +30,33 @@ const malformed = (raw: Buffer): string | undefined => {
     return 'the body is not JSON';
   }
   const event = PaymentEvent.safeParse(body);
-  if (!event.success) return `not a payment event: ${event.error.issues.map((i) => `${i.path.join('.') || '(body)'} ${i.message}`).join('; ')}`;
+  if (!event.success) return `not a payment event: ${allIssues(event.error, '(body)')}`;
   if (event.data.type !== PAYMENT_SUCCEEDED) return undefined;
   const data = PaymentSucceededData.safeParse(event.data.data);
-  if (!data.success) return `invalid payment.succeeded data: ${data.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`;
+  if (!data.success) return `invalid payment.succeeded data: ${allIssues(data.error)}`;
   return undefined;
 };
 
-/** The public webhook endpoint. Never listens: main.ts does, tests use `inject()`. */
+/** The public webhook endpoint. Never listens: the bootstrap does, tests use `inject()`. */
 export const buildApp = (deps: IngestDeps): FastifyInstance => {
-  const app = Fastify({
-    logger: false,
-    bodyLimit: deps.bodyLimit ?? 256 * 1024,
-    // Errors raised before routing (a malformed URL) skip the error handler; answer them as problems
-    // too (found by test/fuzz/webhook-ingest.fuzz.test.ts).
-    frameworkErrors: (error, _req, reply) =>
-      void (reply as import('fastify').FastifyReply).code(400).type('application/problem+json').send(problem('body_malformed', error.message)),
-  });
+  const app = createApp({ bodyLimit: deps.bodyLimit ?? 256 * 1024, isReady: deps.isReady, log: deps.log, metrics: deps.metrics });
 
   // The signature covers the exact bytes the provider sent: keep them, whatever the content type.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  const send = (reply: import('fastify').FastifyReply, code: ErrorCode, detail?: string) => {
-    const body = problem(code, detail);
-    return reply.code(body.status).type('application/problem+json').send(body);
-  };
-
-  app.setNotFoundHandler((_req, reply) => send(reply, 'not_found'));
-  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, _req, reply) => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 'body_too_large');
-    if (error.statusCode && error.statusCode < 500) return send(reply, 'body_malformed', error.message);
-    deps.log.error({ err: error.message }, 'webhook request failed');
-    return send(reply, 'internal');
-  });
-
-  registerOperations(app, { isReady: deps.isReady, metrics: deps.metrics });
-
-  app.post('/webhooks/payments', async (req, reply) => {
+  app.post('/webhooks/payments', async (req, reply: FastifyReply) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const verification = deps.verify(raw, req.headers);
     if (!verification.ok) {
       deps.log.warn({ code: verification.code, detail: verification.detail, ip: req.ip }, 'webhook rejected');
-      return send(reply, verification.code, verification.detail);
+      throw new HttpProblem(verification.code, verification.detail);
     }
-    if (!EVENT_ID.test(verification.id)) return send(reply, 'body_malformed', 'webhook-id must be 1-256 printable characters');
+    if (!EVENT_ID.test(verification.id)) throw new HttpProblem('body_malformed', 'webhook-id must be 1-256 printable characters');
     const why = malformed(raw);
     if (why) {
       deps.log.warn({ eventId: verification.id, detail: why }, 'webhook rejected: malformed body');
-      return send(reply, 'body_malformed', why);
+      throw new HttpProblem('body_malformed', why);
     }
     try {
       const stored = await deps.store(raw, verification);
@@ -85,7 +64,7 @@ export const buildApp = (deps: IngestDeps): FastifyInstance => {
       return reply.code(200).send({ received: true, id: verification.id, duplicate: stored.duplicate });
     } catch (error) {
       deps.log.error({ eventId: verification.id, err: error instanceof Error ? error.message : String(error) }, 'webhook not stored: JetStream unavailable; provider will retry');
-      return reply.header('retry-after', '5').code(503).type('application/problem+json').send(problem('unavailable'));
+      throw new HttpProblem('service_unavailable', 'The event could not be stored; retry later.', { 'retry-after': '5' });
     }
   });
 

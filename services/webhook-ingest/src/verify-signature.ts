@@ -1,7 +1,7 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import type { ErrorCode } from './errors.ts';
+import type { ProblemCode } from '#shared/http/problems';
 
-export type Verification = { ok: true; id: string; timestamp: string } | { ok: false; code: ErrorCode; detail: string };
+export type Verification = { ok: true; id: string; timestamp: string } | { ok: false; code: ProblemCode; detail: string };
 
 export type VerifySignature = (raw: Buffer, headers: Record<string, string | string[] | undefined>) => Verification;
 

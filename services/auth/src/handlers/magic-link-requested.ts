@@ -1,6 +1,6 @@
 import type { MagicLinkRequested } from '#shared/contracts/auth';
 import type { MailSend } from '#shared/contracts/mail';
-import type { JobContext } from '#shared/jobs/runner';
+import type { JobContext } from '#shared/jobs/job';
 import type { TokenStore } from '../tokens.ts';
 import type { UserStore } from '../users.ts';
 

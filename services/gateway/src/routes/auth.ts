@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { Email, type MagicLinkRequested, type SessionView } from '#shared/contracts/auth';
 import type { Log } from '#shared/observability/logger';
 import type { AuthClient } from '../auth-client.ts';
-import { HttpProblem } from '../errors.ts';
-import type { RateLimiter, RateRule } from '../rate-limit.ts';
+import { HttpProblem } from '#shared/http/problems';
+import { firstIssue } from '#shared/http/zod-issues';
+import type { RateLimiter, RateRule } from '#shared/http/rate-limit';
 import { SESSION_COOKIE, sessionCookieOptions, sessionOf } from '../session.ts';
 
 export interface MagicLinkJobs {
@@ -34,10 +35,6 @@ export const MAGIC_LINK_ACCEPTED = {
 const MagicLinkBody = z.object({ email: Email });
 const VerifyQuery = z.object({ token: z.string().min(16).max(256) });
 
-const firstIssue = (error: z.ZodError) => {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid request';
-};
 
 const userView = (session: SessionView) => ({
   user: { id: session.user.id, email: session.user.email, ...(session.user.name ? { name: session.user.name } : {}) },

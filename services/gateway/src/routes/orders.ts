@@ -3,14 +3,15 @@ import { z } from 'zod';
 import { Attendee, EventName, MAX_ATTENDEES, ORDERS_RPC, type OrderView } from '#shared/contracts/orders';
 import { ticketObjectName } from '#shared/contracts/tickets';
 import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
-import { HttpProblem } from '../errors.ts';
+import { HttpProblem } from '#shared/http/problems';
+import { firstIssue } from '#shared/http/zod-issues';
 import { sessionOf } from '../session.ts';
-import type { TicketFiles } from '#shared/nats/object-reader';
+import type { ObjectReader } from '#shared/nats/object-reader';
 
 export interface OrderRoutesDeps {
   /** Request/reply to ticketing, the owner of orders. */
   rpc: Pick<RpcClient, 'call'>;
-  tickets: TicketFiles;
+  tickets: ObjectReader;
   requireSession: preHandlerAsyncHookHandler;
 }
 
@@ -21,10 +22,6 @@ const CreateOrderBody = z.object({
 const OrderParams = z.object({ id: z.string().min(1).max(100) });
 const TicketParams = OrderParams.extend({ n: z.coerce.number().int().min(1).max(MAX_ATTENDEES) });
 
-const firstIssue = (error: z.ZodError) => {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid request';
-};
 
 /** What a buyer sees of an order: internal ids (user, payment event) stay inside. */
 const publicView = (order: OrderView) => {

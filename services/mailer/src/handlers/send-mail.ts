@@ -1,5 +1,5 @@
 import type { MailSend } from '#shared/contracts/mail';
-import type { JobContext } from '#shared/jobs/runner';
+import type { JobContext } from '#shared/jobs/job';
 import { sendOnce, type SentRecords } from '../sent-records.ts';
 import { renderMagicLink, type RenderedMail } from '../templates/magic-link.ts';
 import type { MailTransport } from '../transport.ts';

@@ -1,18 +1,18 @@
 import { MailId } from '#shared/contracts/mail';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { TICKET_IDS, type TicketsReady, type TicketsSent } from '#shared/contracts/tickets';
-import { PermanentError } from '#shared/jobs/errors';
-import type { JobContext } from '#shared/jobs/runner';
+import { PermanentError } from '#shared/jobs/job';
+import type { JobContext } from '#shared/jobs/job';
 import type { Publisher } from '#shared/nats/publish';
 import { sendOnce, type SentRecords } from '../sent-records.ts';
 import { renderTickets } from '../templates/tickets.ts';
-import type { TicketFiles } from '#shared/nats/object-reader';
+import type { ObjectReader } from '#shared/nats/object-reader';
 import type { MailTransport } from '../transport.ts';
 
 export interface SendTicketsDeps {
   transport: MailTransport;
   records: SentRecords;
-  tickets: TicketFiles;
+  tickets: ObjectReader;
   publisher: Pick<Publisher, 'publish'>;
   messageIdDomain: string;
   now?: () => number;

@@ -1,9 +1,8 @@
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { TICKET_IDS, ticketObjectName, type GenerateTicket, type TicketGenerated } from '#shared/contracts/tickets';
-import type { JobContext } from '#shared/jobs/runner';
+import type { JobContext } from '#shared/jobs/job';
 import type { Publisher } from '#shared/nats/publish';
 import type { RenderInput } from '../render-ticket.ts';
-import { faultFor } from '../test-faults.ts';
 import { signTicketId } from '../ticket-code.ts';
 import type { TicketStore } from '../ticket-store.ts';
 import { currentTraceparent, withSpan } from '#shared/observability/tracing';
@@ -16,13 +15,11 @@ export type RenderTicket = (input: RenderInput, signal: AbortSignal) => Promise<
  * already stored (an earlier attempt died after the upload) is reported without rendering again.
  */
 export const createGenerateTicket =
-  (deps: { store: TicketStore; render: RenderTicket; publisher: Pick<Publisher, 'publish'>; signingKey: string; testFaults: boolean }) =>
-  async (job: GenerateTicket, ctx: Pick<JobContext, 'attempt' | 'signal' | 'log'>) => {
+  (deps: { store: TicketStore; render: RenderTicket; publisher: Pick<Publisher, 'publish'>; signingKey: string }) =>
+  async (job: GenerateTicket, ctx: Pick<JobContext, 'signal'>) => {
     const object = ticketObjectName(job.orderId, job.n);
     let size = await deps.store.size(object);
     if (size === undefined) {
-      const fault = faultFor(deps.testFaults, job.attendee, ctx.attempt);
-      if (fault === 'fail') throw new Error(`TEST FAULT: rendering ticket ${job.n} of order ${job.orderId} failed on attempt ${ctx.attempt}`);
       const input: RenderInput = {
         event: job.event,
         attendee: job.attendee,
@@ -30,7 +27,6 @@ export const createGenerateTicket =
         n: job.n,
         total: job.total,
         code: signTicketId(deps.signingKey, job.orderId, job.n),
-        ...(fault === 'hang' ? { hang: true } : {}),
       };
       const pdf = await withSpan('render ticket pdf', { 'handoff.order_id': job.orderId, 'handoff.ticket': job.n }, () =>
         deps.render(input, ctx.signal),

@@ -1,8 +1,8 @@
 import { PAYMENT_SUCCEEDED, PaymentSucceededData, type PaymentEvent } from '#shared/contracts/payments';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { TICKET_IDS, type GenerateTicket } from '#shared/contracts/tickets';
-import { PermanentError } from '#shared/jobs/errors';
-import type { JobContext } from '#shared/jobs/runner';
+import { PermanentError } from '#shared/jobs/job';
+import type { JobContext } from '#shared/jobs/job';
 import type { Publisher } from '#shared/nats/publish';
 import type { OrderStore } from '../orders-store.ts';
 import type { ProgressStore } from '../progress-store.ts';

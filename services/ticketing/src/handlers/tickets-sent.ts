@@ -1,5 +1,5 @@
 import type { TicketsSent } from '#shared/contracts/tickets';
-import type { JobContext } from '#shared/jobs/runner';
+import type { JobContext } from '#shared/jobs/job';
 import type { OrderStore } from '../orders-store.ts';
 
 /** The mailer sent an order's tickets: the order's journey ends in `sent`. */

@@ -1,7 +1,7 @@
 import type { OrderView } from '#shared/contracts/orders';
 import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
 import type { ConsumerRow } from '#shared/nats/queue-stats';
-import type { OrdersResult } from './data.ts';
+import type { OrdersResult } from './console-data.ts';
 import type { AdminSnapshot } from './snapshot.ts';
 import { formatAge } from '#shared/observability/format-age';
 
@@ -46,12 +46,12 @@ export const loginPage = (nonce: string, error?: string) =>
   layout(
     'Handoff admin · sign in',
     `<section class="login"><h2>Handoff admin</h2>
-<form method="post" action="/admin/login">
+<form method="post" action="/login">
 <label for="token">Admin token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <button type="submit">Sign in</button></form>
-<p class="muted">The token is the gateway's <span class="mono">ADMIN_TOKEN</span> (with <span class="mono">npm start</span>: <span class="mono">.data/dev-secrets.json</span>).</p></section>`,
+<p class="muted">The token is the console's <span class="mono">ADMIN_TOKEN</span> (with <span class="mono">npm start</span>: <span class="mono">.data/dev-secrets.json</span>).</p></section>`,
     { nonce },
   );
 
@@ -86,7 +86,7 @@ const deadLetterRow = ({ id, storedAt, record }: StoredDeadLetter, now: number) 
 <td class="err">${esc(record.error)}</td><td class="n">${record.attempts}/${record.maxAttempts}</td><td class="n">${esc(age(now - Date.parse(storedAt)))}</td>
 <td><details><summary class="mono">${esc(preview(record.payload))}</summary><pre>${esc(pretty(record.payload, record.payloadEncoding))}</pre>
 <p class="muted">subject <span class="mono">${esc(record.subject)}</span> · first attempt ${esc(record.firstAttemptAt)}</p></details></td>
-<td><form class="replay" method="post" action="/admin/dlq/${id}/replay"><button type="submit">Replay</button></form></td></tr>`;
+<td><form class="replay" method="post" action="/dlq/${id}/replay"><button type="submit">Replay</button></form></td></tr>`;
 
 export const deadLettersFragment = (part: AdminSnapshot['deadLetters'], now: number): string => {
   if (!part.ok) return `<p class="notice">${esc(part.message)}</p>`;
@@ -130,7 +130,7 @@ const SCRIPT = `
 const $ = (id) => document.getElementById(id);
 let dlqKey = $('dead-letters').dataset.key;
 const live = (on, text) => { $('live-dot').className = on ? 'dot on' : 'dot'; $('live-text').textContent = text; };
-const source = new EventSource('/admin/events');
+const source = new EventSource('/events');
 source.onmessage = (event) => {
   const s = JSON.parse(event.data);
   $('queues').innerHTML = s.html.queues;
@@ -164,13 +164,13 @@ export const dashboardPage = (s: AdminSnapshot, options: { nonce: string; flash?
 <section><h2>Queues <span class="count">streams and their consumers</span></h2><div id="queues">${f.html.queues}</div></section>
 <section><h2>Dead letters <span class="count" id="dlq-count">${f.deadLetterCount ?? ''}</span></h2><div id="dead-letters" data-key="${esc(f.deadLetterKey)}">${f.html.deadLetters}</div></section>
 <section><h2>Latest orders</h2><div id="orders">${f.html.orders}</div>
-<form class="inline" method="get" action="/admin" style="margin-top:.8rem"><label for="order">Look up an order</label>
+<form class="inline" method="get" action="/" style="margin-top:.8rem"><label for="order">Look up an order</label>
 <input id="order" name="order" placeholder="ord_…" value="${esc(options.lookup?.id ?? '')}"><button class="ghost" type="submit">Show</button></form>${lookup}</section>`,
     {
       nonce: options.nonce,
       script: SCRIPT,
       header: `<header><h1>Handoff admin</h1><span class="live"><span id="live-dot" class="dot"></span><span id="live-text">snapshot ${esc(new Date(s.at).toISOString().slice(11, 19))} UTC</span></span>
-<form method="post" action="/admin/logout"><button class="ghost" style="color:#c6d0dd;border-color:#3a4658">Sign out</button></form></header>`,
+<form method="post" action="/logout"><button class="ghost" style="color:#c6d0dd;border-color:#3a4658">Sign out</button></form></header>`,
     },
   );
 };

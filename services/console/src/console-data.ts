@@ -5,10 +5,11 @@ import type { RpcSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { DeadLetterRecord, replayDeadLetter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
-import { errorMessage } from '#shared/jobs/errors';
+import { errorMessage } from '#shared/observability/errors';
 import type { Publisher } from '#shared/nats/publish';
 import { readQueues, type ConsumerRow } from '#shared/nats/queue-stats';
 import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
+import { isNotFound } from '#shared/nats/kv';
 
 /** Orders as the dashboard got them: a list, or why there is none (never an exception). */
 export type OrdersResult = { ok: true; orders: OrderView[] } | { ok: false; message: string };
@@ -34,7 +35,6 @@ const latestOrdersSpec = {
   reply: OrderListReply,
 } satisfies RpcSpec;
 
-const isNotFound = (error: unknown) => error instanceof Error && /not found/i.test(error.message);
 
 const askTicketing = async (call: () => Promise<OrdersResult>): Promise<OrdersResult> => {
   try {

@@ -1,7 +1,7 @@
 import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
-import { errorMessage } from '#shared/jobs/errors';
+import { errorMessage } from '#shared/observability/errors';
 import type { ConsumerRow } from '#shared/nats/queue-stats';
-import type { AdminData, OrdersResult } from './data.ts';
+import type { AdminData, OrdersResult } from './console-data.ts';
 
 type Part<T> = ({ ok: true } & T) | { ok: false; message: string };
 

@@ -1,10 +1,10 @@
 import { afterEach, expect, test } from 'vitest';
 import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
-import type { AdminData } from '../../services/gateway/src/admin/data.ts';
-import { buildApp, type AppDeps } from '../../services/gateway/src/app.ts';
+import type { AdminData } from '../../services/console/src/console-data.ts';
+import { buildApp, type ConsoleAppDeps } from '../../services/console/src/app.ts';
 import { quietLog } from '../runtime-setup.ts';
 
-// The admin routes with a plain fake of their data (no NATS): auth, CSRF, replay answers, events.
+// The console's routes with a plain fake of their data (no NATS): auth, CSRF, replay answers, events.
 const TOKEN = 'a-test-admin-token-of-some-length';
 const record = (id: number): StoredDeadLetter => ({
   id,
@@ -29,20 +29,8 @@ const fakeData = () => {
 };
 
 const apps: Array<ReturnType<typeof buildApp>> = [];
-const make = (data: AdminData, publicUrl = 'https://admin.example.test', limiter: AppDeps['limiter'] = { hit: async () => ({ allowed: true, remaining: 1 }) }) => {
-  const deps: AppDeps = {
-    jobs: { requestMagicLink: async () => undefined },
-    auth: {
-      verifyToken: async () => ({ ok: false, code: 'token_invalid', message: '' }),
-      getSession: async () => ({ ok: false, code: 'session_invalid', message: '' }),
-      endSession: async () => ({ ok: true, ended: false }),
-    },
-    limiter,
-    isReady: () => true,
-    config: { publicUrl, appUrl: `${publicUrl}/`, trustProxy: false, rateLimits: { email: { max: 1, windowMs: 60_000 }, ip: { max: 1, windowMs: 60_000 } } },
-    log: quietLog,
-    admin: { token: TOKEN, data, refreshMs: 100 },
-  };
+const make = (data: AdminData, consoleUrl = 'https://admin.example.test', limiter: ConsoleAppDeps['limiter'] = { hit: async () => ({ allowed: true, remaining: 1 }) }) => {
+  const deps: ConsoleAppDeps = { data, token: TOKEN, consoleUrl, trustProxy: false, limiter, isReady: () => true, log: quietLog, refreshMs: 100 };
   const app = buildApp(deps);
   apps.push(app);
   return app;
@@ -52,19 +40,19 @@ afterEach(async () => {
 });
 
 const signIn = async (app: ReturnType<typeof buildApp>) => {
-  const res = await app.inject({ method: 'POST', url: '/admin/login', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://admin.example.test' }, payload: `token=${encodeURIComponent(TOKEN)}` });
+  const res = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://admin.example.test' }, payload: `token=${encodeURIComponent(TOKEN)}` });
   expect(res.statusCode).toBe(303);
-  expect(res.headers.location).toBe('/admin');
+  expect(res.headers.location).toBe('/');
   return res.headers['set-cookie'] as string;
 };
 
-test('the login cookie is HttpOnly, SameSite=Strict, Secure on https, scoped to /admin, and holds no token', async () => {
+test('the login cookie is HttpOnly, SameSite=Strict, Secure on https, scoped to the console, and holds no token', async () => {
   const setCookie = await signIn(make(fakeData().data));
   expect(setCookie).toMatch(/^handoff_admin=\d+\.[A-Za-z0-9_-]{43};/);
   expect(setCookie).toMatch(/HttpOnly/);
   expect(setCookie).toMatch(/SameSite=Strict/);
   expect(setCookie).toMatch(/Secure/);
-  expect(setCookie).toMatch(/Path=\/admin/);
+  expect(setCookie).toMatch(/Path=\//);
   expect(setCookie).not.toContain(TOKEN);
 });
 
@@ -74,13 +62,13 @@ test('a cookie whose expiry was moved forward, or that has passed, is refused', 
   const [, value] = cookie.split('=');
   const [expires, mac] = value!.split('.');
   const extended = `handoff_admin=${Number(expires) + 1}.${mac}`;
-  expect((await app.inject({ url: '/admin', headers: { cookie: extended } })).statusCode).toBe(401);
-  expect((await app.inject({ url: '/admin', headers: { cookie: `handoff_admin=${Date.now() - 1}.${mac}` } })).statusCode).toBe(401);
-  expect((await app.inject({ url: '/admin', headers: { cookie } })).statusCode).toBe(200);
+  expect((await app.inject({ url: '/', headers: { cookie: extended } })).statusCode).toBe(401);
+  expect((await app.inject({ url: '/', headers: { cookie: `handoff_admin=${Date.now() - 1}.${mac}` } })).statusCode).toBe(401);
+  expect((await app.inject({ url: '/', headers: { cookie } })).statusCode).toBe(200);
 });
 
 test('the dashboard escapes what it shows and forbids inline scripts other than its own', async () => {
-  const res = await make(fakeData().data).inject({ url: '/admin', headers: { authorization: `Bearer ${TOKEN}` } });
+  const res = await make(fakeData().data).inject({ url: '/', headers: { authorization: `Bearer ${TOKEN}` } });
   expect(res.statusCode).toBe(200);
   expect(res.body).not.toContain('<script>alert(1)</script>');
   expect(res.body).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
@@ -91,7 +79,7 @@ test('the dashboard escapes what it shows and forbids inline scripts other than 
   expect(nonce).toBeTruthy();
   expect(res.body).toContain(`<script nonce="${nonce}">`);
   expect(csp).toContain("frame-ancestors 'none'");
-  const lookup = await apps[0]!.inject({ url: '/admin?order=ord_missing', headers: { authorization: `Bearer ${TOKEN}` } });
+  const lookup = await apps[0]!.inject({ url: '/?order=ord_missing', headers: { authorization: `Bearer ${TOKEN}` } });
   expect(lookup.body).toMatch(/id="lookup-result"><p class="notice">no order ord_missing<\/p>/);
 });
 
@@ -99,26 +87,26 @@ test('replay: a script with the bearer token needs no Origin; a form post is red
   const { data, dead } = fakeData();
   dead.set(8, record(8));
   const app = make(data);
-  const json = await app.inject({ method: 'POST', url: '/admin/dlq/7/replay', headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/json' } });
+  const json = await app.inject({ method: 'POST', url: '/dlq/7/replay', headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/json' } });
   expect(json.statusCode).toBe(200);
   expect(json.json()).toEqual({ replayed: true, id: 7, jobId: 'mail-7', subject: 'mail.send' });
   const cookie = (await signIn(app)).split(';')[0]!;
-  const form = await app.inject({ method: 'POST', url: '/admin/dlq/8/replay', headers: { cookie, origin: 'https://admin.example.test' } });
+  const form = await app.inject({ method: 'POST', url: '/dlq/8/replay', headers: { cookie, origin: 'https://admin.example.test' } });
   expect(form.statusCode).toBe(303);
-  expect(form.headers.location).toBe('/admin?replayed=8');
-  const again = await app.inject({ method: 'POST', url: '/admin/dlq/8/replay', headers: { cookie, origin: 'https://admin.example.test' } });
+  expect(form.headers.location).toBe('/?replayed=8');
+  const again = await app.inject({ method: 'POST', url: '/dlq/8/replay', headers: { cookie, origin: 'https://admin.example.test' } });
   expect(again.statusCode).toBe(404);
   expect(again.json()).toMatchObject({ code: 'not_found' });
-  const evilBearer = await app.inject({ method: 'POST', url: '/admin/dlq/7/replay', headers: { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' } });
+  const evilBearer = await app.inject({ method: 'POST', url: '/dlq/7/replay', headers: { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' } });
   expect(evilBearer.statusCode).toBe(403);
 });
 
-test('the event stream sends snapshots until the gateway closes, and does not hold the close up', async () => {
+test('the event stream sends snapshots until the console closes, and does not hold the close up', async () => {
   const app = make(fakeData().data, 'http://127.0.0.1');
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const res = await fetch(`http://127.0.0.1:${port}/admin/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const res = await fetch(`http://127.0.0.1:${port}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(res.headers.get('content-type')).toBe('text/event-stream');
   const reader = res.body!.getReader();
   let text = '';
@@ -135,7 +123,7 @@ test('sign-in attempts are rate-limited per client address', async () => {
   const app = make(fakeData().data, undefined, {
     hit: async (scope, subject, rule) => (hits.push(`${scope}:${subject}:${rule.max}`), hits.length > 2 ? { allowed: false, retryAfterSeconds: 42 } : { allowed: true, remaining: 1 }),
   });
-  const attempt = () => app.inject({ method: 'POST', url: '/admin/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=guess' });
+  const attempt = () => app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=guess' });
   expect((await attempt()).statusCode).toBe(401);
   expect((await attempt()).statusCode).toBe(401);
   const limited = await attempt();

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { hideSecrets } from '../src/admin/data.ts';
+import { hideSecrets } from '../src/console-data.ts';
 
 test('the dashboard never shows a raw token or session id from a dead letter', () => {
   const payload = JSON.stringify({ v: 1, mailId: 'm1', template: 'magic-link', to: 'a@example.test', content: { token: 'RAW-TOKEN-abc', expiresAt: 'x' } });

@@ -9,45 +9,29 @@ import type { OrderView } from '#shared/contracts/orders';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { getDeadLetter, listDeadLetters } from '#shared/jobs/dead-letter';
 import { createRpcClient } from '#shared/nats/rpc';
-import { createMessaging, type Messaging } from '#shared/jobs/workers';
-import { createAdminData } from '../../services/gateway/src/admin/data.ts';
-import { buildApp, type AppDeps } from '../../services/gateway/src/app.ts';
+import type { JobsRuntime } from '#shared/jobs/workers';
+import { buildApp } from '../../services/console/src/app.ts';
+import { createAdminData } from '../../services/console/src/console-data.ts';
+import { buildApp as buildGatewayApp } from '../../services/gateway/src/app.ts';
+import { testJobsRuntime } from '../jobs-runtime.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { repoRoot } from '../process.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { waitFor } from '../wait.ts';
 import { createDeadJobFixture, type DeadJobFixture } from './dead-job.ts';
 
-// A real nats-server, the gateway's app listening on a random port with the admin dashboard on, a
+// A real nats-server, the console's app listening on a random port, a
 // job that dead-letters until healed, and Debian's Chromium driving the page.
 const TOKEN = `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
 let nats: NatsServer;
 let nc: NatsConnection;
-let m: Messaging;
+let m: JobsRuntime;
 let dead: DeadJobFixture;
 let app: FastifyInstance;
 let base: string;
 let context: BrowserContext | undefined;
 const profile = mkdtempSync(join(tmpdir(), 'handoff-chromium-'));
 
-const appDeps = (admin: AppDeps['admin']): AppDeps => ({
-  jobs: { requestMagicLink: async () => undefined },
-  auth: {
-    verifyToken: async () => ({ ok: false, code: 'token_invalid', message: 'unused' }),
-    getSession: async () => ({ ok: false, code: 'session_invalid', message: 'unused' }),
-    endSession: async () => ({ ok: true, ended: false }),
-  },
-  limiter: { hit: async () => ({ allowed: true, remaining: 1, retryAfterSeconds: 0 }) },
-  isReady: () => true,
-  config: {
-    publicUrl: 'http://127.0.0.1',
-    appUrl: 'http://127.0.0.1/',
-    trustProxy: false,
-    rateLimits: { email: { max: 5, windowMs: 60_000 }, ip: { max: 5, windowMs: 60_000 } },
-  },
-  log: quietLog,
-  admin,
-});
 
 const jobId = (label: string) => `${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
@@ -56,11 +40,18 @@ const deadLetterOf = async (id: string) => (await listDeadLetters(m.js, m.jsm)).
 beforeAll(async () => {
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  m = await createMessaging(nc, { replicas: 1, log: quietLog });
+  m = await testJobsRuntime(nc);
   dead = await createDeadJobFixture(m);
-  app = buildApp(
-    appDeps({ token: TOKEN, data: createAdminData({ ...m, rpc: createRpcClient(nc, { timeoutMs: 500 }) }), refreshMs: 500 }),
-  );
+  app = buildApp({
+    data: createAdminData({ ...m, rpc: createRpcClient(nc, { timeoutMs: 500 }) }),
+    token: TOKEN,
+    consoleUrl: 'http://127.0.0.1',
+    trustProxy: false,
+    limiter: { hit: async () => ({ allowed: true, remaining: 1 }) },
+    isReady: () => true,
+    log: quietLog,
+    refreshMs: 500,
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -75,8 +66,19 @@ afterAll(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
-test('with no ADMIN_TOKEN every /admin path is the ordinary 404 problem', async () => {
-  const off = buildApp(appDeps(undefined));
+test('the public gateway has no operator routes: every /admin path is the ordinary 404 problem', async () => {
+  const off = buildGatewayApp({
+    jobs: { requestMagicLink: async () => undefined },
+    auth: {
+      verifyToken: async () => ({ ok: false, code: 'token_invalid', message: 'unused' }),
+      getSession: async () => ({ ok: false, code: 'session_invalid', message: 'unused' }),
+      endSession: async () => ({ ok: true, ended: false }),
+    },
+    limiter: { hit: async () => ({ allowed: true, remaining: 1 }) },
+    isReady: () => true,
+    config: { publicUrl: 'http://127.0.0.1', appUrl: 'http://127.0.0.1/', trustProxy: false, rateLimits: { email: { max: 5, windowMs: 60_000 }, ip: { max: 5, windowMs: 60_000 } } },
+    log: quietLog,
+  });
   for (const [method, url] of [['GET', '/admin'], ['GET', '/admin/login'], ['GET', '/admin/events'], ['POST', '/admin/dlq/1/replay']] as const) {
     const res = await off.inject({ method, url, headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.statusCode, url).toBe(404);
@@ -89,19 +91,19 @@ test('with no ADMIN_TOKEN every /admin path is the ordinary 404 problem', async 
 test('without the token, or with a wrong one, the dashboard, its events and replay answer 401 problem', async () => {
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   for (const [path, init] of [
-    ['/admin', {}],
-    ['/admin', { headers: bearer(`${TOKEN}x`) }],
-    ['/admin/events', {}],
-    ['/admin/snapshot', { headers: bearer('nope') }],
-    ['/admin/dlq/1/replay', { method: 'POST', headers: { ...bearer(TOKEN.slice(0, -1)), origin: base } }],
-    ['/admin', { headers: { cookie: `handoff_admin=${Date.now() + 60_000}.forged` } }],
+    ['/', {}],
+    ['/', { headers: bearer(`${TOKEN}x`) }],
+    ['/events', {}],
+    ['/snapshot', { headers: bearer('nope') }],
+    ['/dlq/1/replay', { method: 'POST', headers: { ...bearer(TOKEN.slice(0, -1)), origin: base } }],
+    ['/', { headers: { cookie: `handoff_admin=${Date.now() + 60_000}.forged` } }],
   ] as const) {
     const res = await fetch(`${base}${path}`, init);
     expect(res.status, path).toBe(401);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await res.json()).toMatchObject({ code: 'unauthenticated', status: 401 });
   }
-  const login = await fetch(`${base}/admin/login`, {
+  const login = await fetch(`${base}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
     body: new URLSearchParams({ token: 'wrong-token' }),
@@ -113,7 +115,7 @@ test('without the token, or with a wrong one, the dashboard, its events and repl
 });
 
 test('the page still renders when ticketing does not answer, and says so', async () => {
-  const res = await fetch(`${base}/admin`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const res = await fetch(`${base}/`, { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/html/);
   const page = await res.text();
@@ -125,7 +127,7 @@ test('a cross-site replay is refused even with a valid admin cookie', async () =
   const id = jobId('csrf');
   await dead.enqueue(id);
   const stored = await waitFor(() => deadLetterOf(id), { timeoutMs: 15_000, what: 'the dead letter' });
-  const login = await fetch(`${base}/admin/login`, {
+  const login = await fetch(`${base}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
     body: new URLSearchParams({ token: TOKEN }),
@@ -135,7 +137,7 @@ test('a cross-site replay is refused even with a valid admin cookie', async () =
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
   const attempts: Array<Record<string, string>> = [{ cookie, origin: 'https://evil.example' }, { cookie }, { cookie, referer: 'https://evil.example/page' }];
   for (const headers of attempts) {
-    const res = await fetch(`${base}/admin/dlq/${stored.id}/replay`, { method: 'POST', headers, redirect: 'manual' });
+    const res = await fetch(`${base}/dlq/${stored.id}/replay`, { method: 'POST', headers, redirect: 'manual' });
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ code: 'cross_origin' });
   }
@@ -166,13 +168,13 @@ test('in Chromium: sign in, see the dead letter, press Replay, it leaves the lis
   });
   const page = context.pages()[0] ?? (await context.newPage());
 
-  const refused = await page.goto(`${base}/admin`);
+  const refused = await page.goto(`${base}/`);
   expect(refused?.status()).toBe(401);
 
-  await page.goto(`${base}/admin/login`);
+  await page.goto(`${base}/login`);
   await page.fill('#token', TOKEN);
-  await Promise.all([page.waitForURL(`${base}/admin`), page.click('button[type=submit]')]);
-  const cookies = await context.cookies(`${base}/admin`);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+  const cookies = await context.cookies(`${base}/`);
   const adminCookie = cookies.find((c) => c.name === 'handoff_admin');
   expect(adminCookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
   expect(adminCookie?.value).not.toContain(TOKEN);
@@ -203,7 +205,7 @@ test('in Chromium: sign in, see the dead letter, press Replay, it leaves the lis
   await expect.poll(() => page.locator('#live-text').innerText()).toMatch(/live · updated/);
   expect(await page.locator('#dead-letters').innerText()).toContain(second);
 
-  await page.screenshot({ path: join(repoRoot, 'test/artifacts/admin.png'), fullPage: true });
+  await page.screenshot({ path: join(repoRoot, 'test/artifacts/console.png'), fullPage: true });
   await unhealed.stop();
   await responder.drain();
 });

@@ -3,11 +3,11 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Log } from '#shared/observability/logger';
-import { HttpProblem } from '../errors.ts';
-import type { RateLimiter } from '../rate-limit.ts';
-import { ADMIN_COOKIE, createAdminAuth } from './auth.ts';
-import type { AdminData } from './data.ts';
-import { dashboardPage, fragments, loginPage } from './page.ts';
+import { HttpProblem } from '#shared/http/problems';
+import type { RateLimiter } from '#shared/http/rate-limit';
+import { ADMIN_COOKIE, createAdminAuth } from './operator-auth.ts';
+import type { AdminData } from './console-data.ts';
+import { dashboardPage, fragments, loginPage } from './pages.ts';
 import { sharedSnapshots } from './snapshot.ts';
 
 export interface AdminRoutesDeps {
@@ -40,9 +40,8 @@ const html = (reply: FastifyReply, nonce: string, status: number, body: string) 
     .send(body);
 
 /**
- * The operator dashboard under /admin (registered only when ADMIN_TOKEN is set; otherwise every
- * /admin path is the gateway's ordinary 404). Queues, dead letters with replay, latest orders, and
- * a server-sent-events stream that keeps them current.
+ * The operators' dashboard, the console's whole surface, behind ADMIN_TOKEN: queues, dead letters
+ * with replay, latest orders, and a server-sent-events stream that keeps them current.
  */
 export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps) => {
   const auth = createAdminAuth({ token: deps.token, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies });
@@ -52,7 +51,7 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
 
   void app.register(
     async (admin) => {
-      // Only the login form posts a form body; every other gateway route stays JSON-only.
+      // Only the login form posts a form body.
       admin.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4_096 }, (_request, body, done) => {
         done(null, Object.fromEntries(new URLSearchParams(String(body))));
       });
@@ -86,12 +85,12 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
         const cookie = auth.issueCookie();
         reply.setCookie(ADMIN_COOKIE, cookie.value, auth.cookieOptions(cookie.expires));
         deps.log.info({ ip: request.ip }, 'admin signed in');
-        return reply.redirect('/admin', 303);
+        return reply.redirect('/', 303);
       });
 
       admin.post('/logout', { preHandler: auth.requireForWrite }, async (_request, reply) => {
         reply.clearCookie(ADMIN_COOKIE, auth.cookieOptions());
-        return reply.redirect('/admin/login', 303);
+        return reply.redirect('/login', 303);
       });
 
       admin.get('/', { preHandler: auth.require }, async (request, reply) => {
@@ -141,9 +140,8 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
         if (!result.replayed) throw new HttpProblem('not_found', `No dead letter ${id}; it may have been replayed already.`);
         deps.log.info({ deadLetter: id, jobId: result.jobId, subject: result.subject }, 'dead letter replayed from the dashboard');
         if (request.headers.accept?.includes('application/json')) return { replayed: true, id, jobId: result.jobId, subject: result.subject };
-        return reply.redirect(`/admin?replayed=${id}`, 303);
+        return reply.redirect(`/?replayed=${id}`, 303);
       });
     },
-    { prefix: '/admin' },
   );
 };

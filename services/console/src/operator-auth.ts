@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HttpProblem } from '../errors.ts';
+import { HttpProblem } from '#shared/http/problems';
 
 /** The admin cookie: `<expiry ms>.<HMAC>`; the token itself never leaves the operator's hands. */
 export const ADMIN_COOKIE = 'handoff_admin';
@@ -62,7 +62,7 @@ export const createAdminAuth = (options: { token: string; publicUrl: string; sec
     return origin === own || origin === publicOrigin;
   };
 
-  const deny = () => new HttpProblem('unauthenticated', 'Admin access needs the admin token: sign in at /admin/login or send Authorization: Bearer <ADMIN_TOKEN>.');
+  const deny = () => new HttpProblem('unauthenticated', 'Admin access needs the admin token: sign in at /login or send Authorization: Bearer <ADMIN_TOKEN>.');
 
   return {
     tokenMatches: (candidate) => sameSecret(candidate, options.token),
@@ -82,7 +82,7 @@ export const createAdminAuth = (options: { token: string; publicUrl: string; sec
         throw new HttpProblem('cross_origin', 'This action must come from the admin page itself.');
       }
     },
-    cookieOptions: (expires) => ({ httpOnly: true, sameSite: 'strict', secure: options.secureCookies, path: '/admin', ...(expires ? { expires } : {}) }),
+    cookieOptions: (expires) => ({ httpOnly: true, sameSite: 'strict', secure: options.secureCookies, path: '/', ...(expires ? { expires } : {}) }),
   };
 };
 

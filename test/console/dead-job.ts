@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import type { JobSpec } from '#shared/contracts/spec';
-import { PermanentError } from '#shared/jobs/errors';
-import { ensureConsumer, ensureStream } from '#shared/nats/ensure';
-import { startJobRunner, type JobRunner } from '#shared/jobs/runner';
-import type { Messaging } from '#shared/jobs/workers';
+import { PermanentError } from '#shared/jobs/job';
+import { ensureStream } from '#shared/nats/ensure';
+import { startWorkers, worker, type JobsRuntime } from '#shared/jobs/workers';
 import { quietLog } from '../runtime-setup.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 
@@ -25,7 +24,7 @@ export interface DeadJobFixture {
  * A job on its own stream, run by the shared job runner in the test process: it fails permanently
  * (→ dead letter) until healed, then succeeds — what an operator's replay after a fix looks like.
  */
-export const createDeadJobFixture = async (m: Messaging): Promise<DeadJobFixture> => {
+export const createDeadJobFixture = async (m: JobsRuntime): Promise<DeadJobFixture> => {
   const base = uniqueName('DEAD');
   const job: JobSpec<z.infer<typeof Payload>> = {
     name: 'test.replayable',
@@ -40,17 +39,14 @@ export const createDeadJobFixture = async (m: Messaging): Promise<DeadJobFixture
     ackWaitMs: 10_000,
   };
   await ensureStream({ jsm: m.jsm, log: quietLog, replicas: 1 }, { name: base, subjects: [job.subject], retention: 'workqueue', description: 'admin test jobs' });
-  await ensureConsumer({ jsm: m.jsm, log: quietLog, replicas: 1 }, job as JobSpec);
   let healed = false;
   const done: string[] = [];
-  const runner: JobRunner = await startJobRunner(
-    job,
-    async (_payload, ctx) => {
+  const runner = await startWorkers(m, [
+    worker(job, async (_payload, ctx) => {
       if (!healed) throw new PermanentError('550 5.1.1 mailbox unavailable (the test says no)');
       done.push(ctx.jobId);
-    },
-    { js: m.js, publisher: m.publisher, attempts: m.attempts, log: quietLog },
-  );
+    }),
+  ]);
   return {
     job,
     async enqueue(jobId) {

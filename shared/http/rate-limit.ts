@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
+import { isConflict, isLive } from '#shared/nats/kv';
 
 export interface RateRule {
   max: number;
@@ -13,7 +14,6 @@ export interface RateLimiter {
   hit(scope: string, subject: string, rule: RateRule): Promise<RateDecision>;
 }
 
-const isConflict = (error: unknown) => error instanceof Error && /wrong last sequence|key exists/i.test(error.message);
 
 /** How many counters a gateway remembers the last revision of (the hot ones; older ones fall out). */
 const KNOWN_COUNTERS = 10_000;
@@ -58,7 +58,7 @@ export const createKvRateLimiter = (kv: Pick<KV, 'get' | 'create' | 'update'>, n
       if (await tryIncrement(key, believed)) return { allowed: true, remaining: rule.max - (believed?.count ?? 0) - 1 };
       for (let tries = 0; tries < 50; tries++) {
         const entry = await kv.get(key);
-        const current = entry && entry.operation === 'PUT' ? { count: Number(entry.string()) || 0, revision: entry.revision } : undefined;
+        const current = isLive(entry) ? { count: Number(entry.string()) || 0, revision: entry.revision } : undefined;
         if (current && current.count >= rule.max) {
           remember(key, current.count, current.revision);
           return { allowed: false, retryAfterSeconds };

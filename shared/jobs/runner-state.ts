@@ -1,0 +1,85 @@
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { Publisher } from '#shared/nats/publish';
+import type { Log } from '#shared/observability/logger';
+import type { AttemptLog } from './attempt-log.ts';
+import type { Cancel } from './cancel.ts';
+import type { DeadLetterRecord } from './dead-letter.ts';
+import type { JobHandler, JobSpec } from './job.ts';
+import { noopObserver, type RunnerObserver } from './observer.ts';
+import { createReplyQueue, type ReplyQueue } from './reply-queue.ts';
+
+export interface RunnerDeps {
+  /** Binds the job's durable consumer (ensuring it); rejects while its stream does not exist. */
+  bind(): Promise<Consumer>;
+  publisher: Publisher;
+  attempts: AttemptLog;
+  log: Log;
+  observer?: RunnerObserver;
+  /** Called after a dead letter is stored (e.g. mark the order failed). Errors are logged, not retried. */
+  onDeadLetter?: (record: DeadLetterRecord) => Promise<void>;
+  random?: () => number;
+}
+
+/**
+ * Everything one runner tracks, in one object that each step of the runtime receives: the pull
+ * loop fills `waiting`, attempts move through `running`, the keep-alive walks both, shutdown
+ * drains them.
+ */
+export interface RunnerState<T = unknown> {
+  readonly job: JobSpec<T>;
+  readonly handler: JobHandler<T>;
+  readonly deps: RunnerDeps;
+  readonly observer: RunnerObserver;
+  readonly random: () => number;
+  /** Attempts running now, with their cancellation. */
+  readonly running: Map<JsMsg, Cancel>;
+  /**
+   * Taken from the iterator but not started yet. Up to `concurrency` of them let the iterator
+   * reach its next pull while every slot is busy; unlike the iterator's own buffer they are
+   * visible: kept alive, and handed back at once on shutdown.
+   */
+  readonly waiting: JsMsg[];
+  /** When this process took each message it holds, for the keep-alive's limit. */
+  readonly heldSince: Map<JsMsg, number>;
+  /** Held past their limit: no longer kept alive (logged once each). */
+  readonly overdue: WeakSet<JsMsg>;
+  /** Delivered after stop() began: handed back unrun. */
+  readonly handBack: JsMsg[];
+  readonly replies: ReplyQueue;
+  stopping: boolean;
+  /** When the pull iterator was closed: hand-backs wait for its last pull request to expire. */
+  closedAt: number;
+  messages: ConsumerMessages | undefined;
+  /** Wakes the pull loop when a waiting slot frees up. */
+  roomFreed: (() => void) | undefined;
+  /** Wakes shutdown when the last attempt finishes. */
+  idle: (() => void) | undefined;
+}
+
+export const createRunnerState = <T>(job: JobSpec<T>, handler: JobHandler<T>, deps: RunnerDeps): RunnerState<T> => ({
+  job,
+  handler,
+  deps,
+  observer: deps.observer ?? noopObserver,
+  random: deps.random ?? Math.random,
+  running: new Map(),
+  waiting: [],
+  heldSince: new Map(),
+  overdue: new WeakSet(),
+  handBack: [],
+  replies: createReplyQueue(),
+  stopping: false,
+  closedAt: 0,
+  messages: undefined,
+  roomFreed: undefined,
+  idle: undefined,
+});
+
+/**
+ * Lifetime of each pull request. A worker that stops (or dies) leaves its last pull request on the
+ * server until it expires, and 2.9 may hand a message to it, which then waits out ack-wait. Short
+ * pulls bound that window, and shutdown hands jobs back only after its last pull has expired.
+ */
+export const PULL_EXPIRES_MS = 2_000;
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
