@@ -21,7 +21,9 @@ RUN npm run build
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The Noto packages ship nine weights each (~215 MB with CJK); tickets use two (ticket-fonts.ts).
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+ && find node_modules/@expo-google-fonts -name '*.ttf' ! -name '*_400Regular.ttf' ! -name '*_700Bold.ttf' -delete
 
 # ---- runtime: compiled JavaScript, production node_modules, non-root --------------------------
 FROM ${NODE_IMAGE} AS runtime

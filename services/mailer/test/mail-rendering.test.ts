@@ -1,7 +1,11 @@
+import { simpleParser } from 'mailparser';
+import nodemailer from 'nodemailer';
 import { expect, test } from 'vitest';
 import { isPermanent } from '#shared/jobs/errors';
 import { verifyLink } from '../src/handlers/send-mail.ts';
+import { escapeHtml } from '../src/templates/html.ts';
 import { renderMagicLink } from '../src/templates/magic-link.ts';
+import { renderTickets } from '../src/templates/tickets.ts';
 import { classifySmtpError, senderDomain } from '../src/transport.ts';
 
 const smtpError = (fields: Record<string, unknown>) => Object.assign(new Error('smtp'), fields);
@@ -30,4 +34,45 @@ test('Message-ID domains come from MAIL_FROM', () => {
   expect(senderDomain('Handoff <no-reply@mail.example.com>')).toBe('mail.example.com');
   expect(senderDomain('ops@example.org')).toBe('example.org');
   expect(senderDomain('nobody')).toBe('localhost');
+});
+
+const NAMES = [
+  'Zoë Ørsted-Łukasiewicz',
+  'Αλέξανδρος Παπαδόπουλος',
+  'Ольга Петрова',
+  '李小龙',
+  '𠮷野 はなこ',
+  '김민준',
+  'Nguyễn Thị Minh Khai',
+  'فاطمة عبد الله',
+  'דוד בן־גוריון',
+  'प्रिया शर्मा',
+  `O'Brien & <Sons> "Ltd"`,
+];
+
+test('a tickets mail keeps every name, in any script, whole in the subject, the text part and the escaped HTML part', () => {
+  const event = 'Конференция 東京 مؤتمر & <Co>';
+  const mail = renderTickets({ event, orderId: 'ord_scripts', attendees: NAMES });
+  expect(mail.subject).toContain(event);
+  NAMES.forEach((name, i) => {
+    expect(mail.text).toContain(`  ${i + 1}. ${name}\n`);
+    expect(mail.html).toContain(`<li>${escapeHtml(name)}</li>`);
+  });
+  expect(mail.html).toContain('<strong>Конференция 東京 مؤتمر &amp; &lt;Co&gt;</strong>');
+  expect(mail.html).toContain('O&#39;Brien &amp; &lt;Sons&gt; &quot;Ltd&quot;');
+  expect(mail.html).not.toContain('<Sons>');
+  expect(mail.html).toContain('<meta charset="utf-8">');
+});
+
+test('a tickets mail in many scripts goes out as UTF-8 MIME and parses back to the same subject, text and HTML', async () => {
+  const mail = renderTickets({ event: 'Конференция 東京 مؤتمر', orderId: 'ord_scripts', attendees: NAMES });
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const { message } = await transport.sendMail({ from: 'tickets@example.test', to: 'buyer@example.test', ...mail });
+  const raw = Buffer.isBuffer(message) ? message : Buffer.from(String(message));
+  expect(raw.toString('latin1')).toMatch(/Content-Type: text\/plain; charset=utf-8/);
+  expect(raw.toString('latin1')).toMatch(/Content-Type: text\/html; charset=utf-8/);
+  const parsed = await simpleParser(raw);
+  expect(parsed.subject).toBe(mail.subject);
+  expect(parsed.text?.trimEnd()).toBe(mail.text.trimEnd());
+  expect(String(parsed.html).trimEnd()).toBe(mail.html.trimEnd());
 });

@@ -1,5 +1,8 @@
-import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
+import { PDFDocument } from 'pdf-lib';
 import QRCode from 'qrcode';
+import { createTextPainter } from './draw-text.ts';
+import { fitText, type FitOptions } from './fit-text.ts';
+import { isolate } from './text-runs.ts';
 
 /**
  * Renders one ticket PDF. It runs as the default export of a process-pool module (a child
@@ -15,32 +18,38 @@ export interface RenderInput {
   code: string;
 }
 
-// The standard fonts encode WinAnsi only; anything else would make pdf-lib throw mid-render.
-const printable = (text: string) => text.replace(/[^\x20-\x7e\xa0-\xff]/g, '?');
+const INK = [0.1, 0.1, 0.15] as const;
+const LEFT = 32;
+const WIDTH = 356;
 
 export const renderTicket = async (input: RenderInput): Promise<Uint8Array> => {
   const doc = await PDFDocument.create();
-  doc.setTitle(`Ticket ${input.n} of ${input.total} - ${printable(input.event)}`);
+  doc.setTitle(`Ticket ${input.n} of ${input.total} - ${input.event}`);
   doc.setCreator('Handoff');
   // A fixed date keeps a re-render byte-identical to the first one.
   doc.setCreationDate(new Date(0));
   doc.setModificationDate(new Date(0));
   const page = doc.addPage([420, 595]);
-  const bold = await doc.embedFont(StandardFonts.HelveticaBold);
-  const regular = await doc.embedFont(StandardFonts.Helvetica);
-  const ink = rgb(0.1, 0.1, 0.15);
-  const event = printable(input.event);
-  // Shrink a long event name to one line (a scanner-side search matches it whole); wrap only below 10 pt.
-  // 0.97: at exactly the box width, rounding makes pdf-lib wrap the line anyway.
-  const eventSize = Math.max(10, Math.min(22, (0.97 * 356) / Math.max(1, bold.widthOfTextAtSize(event, 1))));
-  page.drawText(event, { x: 32, y: 540, size: eventSize, font: bold, color: ink, maxWidth: 356, lineHeight: eventSize * 1.2 });
-  page.drawText(`Attendee: ${printable(input.attendee)}`, { x: 32, y: 500, size: 14, font: regular, color: ink });
-  page.drawText(`Order: ${input.orderId}`, { x: 32, y: 478, size: 11, font: regular, color: ink });
-  page.drawText(`Ticket ${input.n} of ${input.total}`, { x: 32, y: 460, size: 11, font: regular, color: ink });
+  const painter = createTextPainter(doc, page);
+  let y = 540;
+  /** Draws a block of lines from the baseline `y`, then moves `y` down by `gap` below its last line. */
+  const block = (text: string, fit: Omit<FitOptions, 'maxWidth'>, gap: number) => {
+    const { size, lines } = fitText(painter, text, { ...fit, maxWidth: WIDTH });
+    lines.forEach((line, i) => painter.draw(line, { x: LEFT, y: y - i * size * 1.2, size, weight: fit.weight, color: INK }));
+    y -= (lines.length - 1) * size * 1.2 + gap;
+  };
+  // The event name shrinks to stay on one line (a scanner-side search matches it whole).
+  block(input.event, { weight: 'bold', maxSize: 22, minSize: 10 }, 40);
+  // The name is isolated so that a right-to-left name reads right to left after the label.
+  block(`Attendee: ${isolate(input.attendee)}`, { weight: 'regular', maxSize: 14, minSize: 9 }, 22);
+  block(`Order: ${input.orderId}`, { weight: 'regular', maxSize: 11, minSize: 8 }, 18);
+  block(`Ticket ${input.n} of ${input.total}`, { weight: 'regular', maxSize: 11, minSize: 11 }, 0);
   const png = await QRCode.toBuffer(input.code, { errorCorrectionLevel: 'M', margin: 1, width: 256 });
   const image = await doc.embedPng(png);
   page.drawImage(image, { x: 82, y: 150, width: 256, height: 256 });
-  page.drawText(input.code, { x: 32, y: 120, size: 6, font: regular, color: ink, maxWidth: 356 });
+  y = 120;
+  block(input.code, { weight: 'regular', maxSize: 6, minSize: 6 }, 0);
+  painter.finish();
   return doc.save();
 };
 
