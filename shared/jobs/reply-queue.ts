@@ -1,8 +1,7 @@
 /**
  * Replies (ack/nak/term) made during one turn of the event loop go out together: nats.js flushes
- * its outgoing buffer in a microtask, so replies made from separate promise chains each became a
- * socket write of their own (34% of the runner's CPU at saturation). Deferring them to the end of
- * the turn costs well under a millisecond.
+ * its outgoing buffer in a microtask, so replies made from separate promise chains would each be a
+ * socket write of their own. Deferring them to the end of the turn costs well under a millisecond.
  */
 export interface ReplyQueue {
   push(send: () => void): void;
