@@ -4,7 +4,8 @@ import { ORDERS_RPC, OrderListReply, type OrderView } from '#shared/contracts/or
 import type { RpcSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
-import { DeadLetterRecord, replayDeadLetter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { DeadLetterRecord, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { replayDeadLetter, type ReplayResult } from '#shared/jobs/replay';
 import { errorMessage } from '#shared/observability/errors';
 import type { Publisher } from '#shared/nats/publish';
 import { readQueues, type ConsumerRow } from '#shared/nats/queue-stats';
@@ -19,7 +20,8 @@ export interface AdminData {
   queues(): Promise<ConsumerRow[]>;
   /** The newest `limit` dead letters, newest first, and how many there are in all. */
   deadLetters(limit: number): Promise<{ total: number; items: StoredDeadLetter[] }>;
-  replay(id: number): Promise<{ replayed: boolean; jobId?: string; subject?: string }>;
+  /** Replays to the subject the dead letter's queue allows (shared/jobs/replay.ts), or says why not. */
+  replay(id: number): Promise<ReplayResult>;
   latestOrders(limit: number): Promise<OrdersResult>;
   order(id: string): Promise<OrdersResult>;
 }

@@ -137,6 +137,10 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
         if (!params.success) throw new HttpProblem('not_found', 'Dead-letter ids are positive whole numbers.');
         const { id } = params.data;
         const result = await deps.data.replay(id);
+        if (!result.replayed && result.refused) {
+          deps.log.warn({ deadLetter: id, refusal: result.refused.code, reason: result.refused.reason }, 'dead-letter replay refused');
+          throw new HttpProblem('replay_refused', `Dead letter ${id} was not replayed: ${result.refused.reason}. Nothing was published; it stays in the dead-letter queue.`);
+        }
         if (!result.replayed) throw new HttpProblem('not_found', `No dead letter ${id}; it may have been replayed already.`);
         deps.log.info({ deadLetter: id, jobId: result.jobId, subject: result.subject }, 'dead letter replayed from the dashboard');
         if (request.headers.accept?.includes('application/json')) return { replayed: true, id, jobId: result.jobId, subject: result.subject };
