@@ -50,6 +50,7 @@ export const BUCKETS = {
     description: 'failed-attempt history of jobs still retrying (written only on failure, by every worker)',
     // Written by every worker's runner; created and changed only by the operators' service.
     owner: 'console',
+    writtenByOthers: true,
   },
 } as const satisfies Record<string, BucketSpec>;
 
