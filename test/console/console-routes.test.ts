@@ -1,18 +1,18 @@
 import { afterEach, expect, test } from 'vitest';
-import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
 import type { PeekingRateLimiter } from '#shared/http/rate-limit';
-import type { AdminData } from '../../services/console/src/console-data.ts';
+import type { AdminData, ConsoleDeadLetter } from '../../services/console/src/console-data.ts';
 import type { OperatorSessions } from '../../services/console/src/operator-sessions.ts';
 import { buildApp, type ConsoleAppDeps } from '../../services/console/src/app.ts';
 import { quietLog } from '../runtime-setup.ts';
 
 // The console's routes with a plain fake of their data (no NATS): auth, CSRF, replay answers, events.
 const TOKEN = 'a-test-admin-token-of-some-length';
-const record = (id: number): StoredDeadLetter => ({
+const record = (id: number, subject = 'mail.send'): ConsoleDeadLetter => ({
   id,
   storedAt: new Date(Date.now() - 90_000).toISOString(),
+  storedOn: 'dlq.MAIL.mailer-send',
   record: {
-    v: 1, job: 'mail.send', jobId: `mail-${id}`, stream: 'MAIL', consumer: 'mailer-send', subject: 'mail.send', streamSeq: id,
+    v: 1, job: 'mail.send', jobId: `mail-${id}`, stream: 'MAIL', consumer: 'mailer-send', subject, streamSeq: id,
     payload: '{"to":"<script>alert(1)</script>"}', payloadEncoding: 'utf8', headers: {}, reason: 'exhausted', error: 'SMTP 421 try later',
     attempts: 10, maxAttempts: 10, firstAttemptAt: new Date().toISOString(), lastAttemptAt: new Date().toISOString(), deadAt: new Date().toISOString(), failures: [],
   },
@@ -181,4 +181,16 @@ test('a wrong bearer token is counted against the client address; once over the 
   expect(refused.headers['retry-after']).toBe('60');
   expect(refused.json()).toMatchObject({ code: 'rate_limited' });
   expect(counted).toHaveLength(1);
+});
+
+test('a dead letter whose record names another target than its queue shows why it cannot be replayed, and no Replay button', async () => {
+  const { data, dead } = fakeData();
+  dead.set(9, record(9, 'payments.event.received'));
+  const page = await make(data).inject({ url: '/', headers: { authorization: `Bearer ${TOKEN}` } });
+  const row = (id: number) => new RegExp(`<tr id="dl-${id}"[\\s\\S]*?</tr>`).exec(page.body)?.[0] ?? '';
+  expect(row(9)).toContain('not replayable');
+  expect(row(9)).toContain('subject &#34;payments.event.received&#34; (expected &#34;mail.send&#34;)');
+  expect(row(9)).not.toContain('action="/dlq/9/replay"');
+  expect(row(7)).toContain('action="/dlq/7/replay"');
+  expect(row(7)).toContain('stored on <span class="mono">dlq.MAIL.mailer-send</span>');
 });

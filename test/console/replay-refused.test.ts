@@ -125,6 +125,13 @@ test('the console service refuses a forged dead letter with replay_refused and p
     expect(body.detail).toContain('subject "payments.event.received" (expected "mail.send")');
     expect(await getDeadLetter(admin, id)).toBeDefined();
   }
+  // The page offers no Replay button for them, and says why.
+  const page = await (await fetch(`${base}/`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  for (const id of forged) {
+    const row = new RegExp(`<tr id="dl-${id}"[\\s\\S]*?</tr>`).exec(page)?.[0] ?? '';
+    expect(row).toContain('not replayable');
+    expect(row).not.toContain(`action="/dlq/${id}/replay"`);
+  }
   expect(await paymentsStored()).toBe(before);
   await waitFor(() => /"msg":"dead-letter replay refused"/.test(consoleService.output()) || undefined, { what: 'the refusal in the console log' });
 });
