@@ -7,6 +7,7 @@
  */
 import { AUTH_JOBS } from '#shared/contracts/auth';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
+import { JOBS } from '#shared/contracts/jobs';
 import { MAIL_JOBS } from '#shared/contracts/mail';
 import { ownedBy } from '#shared/contracts/ownership';
 import { paymentReceivedJob } from '#shared/contracts/payments';
@@ -54,7 +55,7 @@ const rpcOf = (prefix: string) => Object.values(SUBJECTS).filter((s) => s.starts
 const readersOf = (service: ServiceName) => Object.values(OBJECT_STORES).filter((o) => (o.readers as readonly string[] | undefined)?.includes(service));
 
 /** Every job subject a dead letter may be replayed to: the consumers' filter subjects in the contracts. */
-export const REPLAY_TARGETS = [...new Set([AUTH_JOBS.magicLink, MAIL_JOBS.send, paymentReceivedJob, generateTicketJob, ticketGeneratedJob, ticketsSentJob, ticketsReadyMailJob].map((j) => j.subject))];
+export const REPLAY_TARGETS = [...new Set(JOBS.map((j) => j.subject))];
 
 const service = (name: ServiceName, rest: Omit<ServiceNeeds, 'streams' | 'buckets' | 'objectStores' | 'readsObjectStores'>): ServiceNeeds => ({
   ...ownedBy(name),

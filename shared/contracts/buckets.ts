@@ -30,6 +30,13 @@ export const BUCKETS = {
     description: 'fixed-window counters of operator sign-ins and refused bearer tokens',
     owner: 'console',
   },
+  consoleSessions: {
+    name: 'console_sessions',
+    // As long as an operator's sign-in cookie lives: a record outlives no cookie.
+    ttlMs: 12 * HOUR,
+    description: 'signed-in operator sessions of the console, by SHA-256 of the session id; sign-out deletes one',
+    owner: 'console',
+  },
   orders: { name: 'orders', description: 'orders and their status', owner: 'ticketing' },
   ticketProgress: {
     name: 'ticket_progress',
@@ -50,6 +57,7 @@ export const BUCKETS = {
     description: 'failed-attempt history of jobs still retrying (written only on failure, by every worker)',
     // Written by every worker's runner; created and changed only by the operators' service.
     owner: 'console',
+    writtenByOthers: true,
   },
 } as const satisfies Record<string, BucketSpec>;
 

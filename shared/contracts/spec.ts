@@ -66,6 +66,13 @@ export interface BucketSpec {
   history?: number;
   description: string;
   owner: ServiceName;
+  /**
+   * Written by services other than its owner (the attempt log: every worker). Its stream then
+   * refuses `Nats-Rollup` headers: a writer's rollup on a key it may write (`Nats-Rollup: all`)
+   * would purge every other service's keys, and subject permissions cannot look at headers.
+   * Writers delete keys instead of purging them.
+   */
+  writtenByOthers?: boolean;
 }
 
 export interface ObjectStoreSpec {

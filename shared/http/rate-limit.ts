@@ -14,6 +14,15 @@ export interface RateLimiter {
   hit(scope: string, subject: string, rule: RateRule): Promise<RateDecision>;
 }
 
+/**
+ * A limiter that also tells, without counting, whether `subject` is over its limit now: for limits
+ * on failures only (a wrong token counts, a right one does not), where a blocked client must be
+ * refused before its next guess is checked, or the refusal itself would tell right from wrong.
+ */
+export interface PeekingRateLimiter extends RateLimiter {
+  peek(scope: string, subject: string, rule: RateRule): Promise<RateDecision>;
+}
+
 
 /** How many counters a gateway remembers the last revision of (the hot ones; older ones fall out). */
 const KNOWN_COUNTERS = 10_000;
@@ -27,7 +36,7 @@ const KNOWN_COUNTERS = 10_000;
  * is an error object built by the client, which is why guessing wrong is kept rare. Fixed windows
  * allow up to 2×max across a window boundary: for stopping mail-bombing that is fine.
  */
-export const createKvRateLimiter = (kv: Pick<KV, 'get' | 'create' | 'update'>, now: () => number = Date.now): RateLimiter => {
+export const createKvRateLimiter = (kv: Pick<KV, 'get' | 'create' | 'update'>, now: () => number = Date.now): PeekingRateLimiter => {
   const known = new Map<string, { count: number; revision: number }>();
   const remember = (key: string, count: number, revision: number) => {
     known.delete(key);
@@ -46,13 +55,26 @@ export const createKvRateLimiter = (kv: Pick<KV, 'get' | 'create' | 'update'>, n
       return false;
     }
   };
-  return {
-    async hit(scope, subject, rule) {
-      const at = now();
-      const window = Math.floor(at / rule.windowMs);
-      const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * rule.windowMs - at) / 1000));
+  const counterOf = (scope: string, subject: string, rule: RateRule) => {
+    const at = now();
+    const window = Math.floor(at / rule.windowMs);
+    return {
       // Hashed: the bucket never holds a readable address, and KV keys cannot hold `@`.
-      const key = `${scope}.${createHash('sha256').update(subject).digest('hex').slice(0, 40)}.${rule.windowMs}.${window}`;
+      key: `${scope}.${createHash('sha256').update(subject).digest('hex').slice(0, 40)}.${rule.windowMs}.${window}`,
+      retryAfterSeconds: Math.max(1, Math.ceil(((window + 1) * rule.windowMs - at) / 1000)),
+    };
+  };
+  return {
+    async peek(scope, subject, rule) {
+      const { key, retryAfterSeconds } = counterOf(scope, subject, rule);
+      if ((known.get(key)?.count ?? 0) >= rule.max) return { allowed: false, retryAfterSeconds };
+      const entry = await kv.get(key);
+      const count = isLive(entry) ? Number(entry.string()) || 0 : 0;
+      if (isLive(entry)) remember(key, count, entry.revision);
+      return count >= rule.max ? { allowed: false, retryAfterSeconds } : { allowed: true, remaining: rule.max - count };
+    },
+    async hit(scope, subject, rule) {
+      const { key, retryAfterSeconds } = counterOf(scope, subject, rule);
       const believed = known.get(key);
       if (believed && believed.count >= rule.max) return { allowed: false, retryAfterSeconds };
       if (await tryIncrement(key, believed)) return { allowed: true, remaining: rule.max - (believed?.count ?? 0) - 1 };

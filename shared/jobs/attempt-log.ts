@@ -63,7 +63,9 @@ export const createKvAttemptLog = (open: () => Promise<KV>): AttemptLog => {
       await change(key, (previous) => ({ ...previous, failures: previous?.failures ?? [], handedBack: (previous?.handedBack ?? 0) + 1 }));
     },
     async forget(key) {
-      await (await kv()).purge(key);
+      // A delete marker, not a purge: a purge is a rollup, which the bucket refuses (BUCKETS.jobAttempts
+      // is written by every worker). With history 1 the marker replaces the value all the same.
+      await (await kv()).delete(key);
     },
   };
 };

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { STREAMS } from '#shared/contracts/streams';
 import { deadLetterSubject } from '#shared/contracts/subjects';
-import { HEADERS } from '#shared/nats/headers';
 import type { Publisher } from '#shared/nats/publish';
 import { isNotFound } from '#shared/nats/kv';
 
@@ -146,35 +145,7 @@ export const getDeadLetter = async (jsm: JetStreamManager, id: number): Promise<
   }
 };
 
-// Headers of the original message that must not travel with a replay.
-const DROPPED_ON_REPLAY = new Set(['nats-msg-id', 'nats-expected-stream', 'nats-expected-last-sequence']);
-
-/**
- * Publishes the dead job again on its original subject with its original payload and job id, then
- * removes the dead letter. The replay's own `Nats-Msg-Id` is tied to the dead letter, so pressing
- * replay twice (or two operators at once) runs the job once.
- */
-export const replayDeadLetter = async (
-  deps: { publisher: Publisher; jsm: JetStreamManager },
-  id: number,
-): Promise<{ replayed: boolean; subject?: string; jobId?: string }> => {
-  const stored = await getDeadLetter(deps.jsm, id);
-  if (!stored) return { replayed: false };
-  const { record } = stored;
-  const headers: Record<string, string> = {};
-  for (const [key, values] of Object.entries(record.headers)) {
-    if (!DROPPED_ON_REPLAY.has(key.toLowerCase()) && values[0] !== undefined) headers[key] = values[0];
-  }
-  headers[HEADERS.jobId] = record.jobId;
-  headers[HEADERS.replayOf] = String(id);
-  await deps.publisher.publishRaw(record.subject, decodePayload(record), {
-    id: `${record.jobId}~replay~${id}`,
-    headers,
-    retryForMs: 10_000,
-  });
-  await deps.jsm.streams.deleteMessage(STREAMS.DLQ.name, id, false).catch(() => false);
-  return { replayed: true, subject: record.subject, jobId: record.jobId };
-};
+// Replay (where a dead letter may go back to, and the publish) lives in replay.ts.
 
 /** Deletes dead letters stored before `olderThan`; returns how many. */
 export const purgeDeadLetters = async (

@@ -1,4 +1,5 @@
 import {
+  jetstreamManager,
   AckPolicy,
   DeliverPolicy,
   RetentionPolicy,
@@ -36,6 +37,9 @@ export const streamConfig = (spec: Omit<StreamSpec, 'owner'>, replicas: number):
   max_age: spec.maxAgeMs ? nanos(spec.maxAgeMs) : 0,
   duplicate_window: nanos(Math.min(spec.duplicateWindowMs ?? 120_000, spec.maxAgeMs ?? Number.MAX_SAFE_INTEGER)),
   description: spec.description,
+  // A `Nats-Rollup` header purges a subject (or the whole stream); every stream here is written by
+  // services that must not be able to delete what others wrote (e.g. every worker writes the DLQ).
+  allow_rollup_hdrs: false,
 });
 
 export const ensureStream = async (deps: EnsureDeps, spec: Omit<StreamSpec, 'owner'>): Promise<void> => {
@@ -55,7 +59,8 @@ export const ensureStream = async (deps: EnsureDeps, spec: Omit<StreamSpec, 'own
       current.max_age !== wanted.max_age ||
       current.duplicate_window !== wanted.duplicate_window ||
       current.num_replicas !== wanted.num_replicas ||
-      current.description !== wanted.description;
+      current.description !== wanted.description ||
+      current.allow_rollup_hdrs === true;
     if (changed) {
       await deps.jsm.streams.update(spec.name, { ...current, ...wanted });
       deps.log.info({ stream: spec.name }, 'stream updated to its declaration');
@@ -113,7 +118,25 @@ export const ensureConsumer = async (deps: EnsureDeps, job: JobSpec): Promise<vo
   }
 };
 
-export const ensureBucket = async (nc: NatsConnection, spec: BucketSpec, replicas: number): Promise<KV> =>
+export const ensureBucket = async (nc: NatsConnection, spec: BucketSpec, replicas: number): Promise<KV> => {
+  const kv = await openOrCreateBucket(nc, spec, replicas);
+  if (spec.writtenByOthers) await refuseRollups(await jetstreamManager(nc), `KV_${spec.name}`);
+  return kv;
+};
+
+/**
+ * The KV client always creates buckets that accept `Nats-Rollup` (its purge is a rollup of one
+ * key). A bucket written by other services than its owner is switched to refuse them right after:
+ * the client made the config, so the stream stays a KV bucket to every client, and a bucket made
+ * by an older version is switched the same way. (A rollup in the moment between creation and the
+ * switch could only remove what was written in that moment.)
+ */
+const refuseRollups = async (jsm: JetStreamManager, stream: string) => {
+  const { config } = await jsm.streams.info(stream);
+  if (config.allow_rollup_hdrs) await jsm.streams.update(stream, { ...config, allow_rollup_hdrs: false });
+};
+
+const openOrCreateBucket = (nc: NatsConnection, spec: BucketSpec, replicas: number): Promise<KV> =>
   new Kvm(nc).create(spec.name, {
     history: spec.history ?? 1,
     replicas,

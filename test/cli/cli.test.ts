@@ -14,8 +14,8 @@ import { quietLog } from '../runtime-setup.ts';
 import { startService, type RunningService } from '../services.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 
-// `npm run cli -- …` as real processes against a nats-server with auth and ticketing running, a
-// job runner in the test that dead-letters its jobs until healed, and a queue nobody consumes.
+// `npm run cli -- …` as real processes against a nats-server with auth and ticketing running, the
+// contracts' mail.send job run in the test, dead-lettering until healed, and a queue nobody consumes.
 let nats: NatsServer;
 let nc: NatsConnection;
 let m: JobsRuntime;
@@ -109,14 +109,14 @@ test('dlq list and show describe dead jobs; replay ID re-runs one to completion;
   expect(list.code, list.output).toBe(0);
   expect(list.output.split('\n')[0]).toMatch(/^ID\s+JOB\s+JOB ID\s+REASON\s+ATTEMPTS\s+AGE\s+ERROR$/);
   for (const d of [da!, db!, dc!]) {
-    expect(list.output).toMatch(new RegExp(`^\\s*${d.id}\\s+test\\.replayable\\s+${d.record.jobId}\\s+permanent\\s+1\\s+\\S+( \\S+)?\\s+PermanentError: 550 5\\.1\\.1 mailbox`, 'm'));
+    expect(list.output).toMatch(new RegExp(`^\\s*${d.id}\\s+mail\\.send\\s+${d.record.jobId}\\s+permanent\\s+1\\s+\\S+( \\S+)?\\s+PermanentError: 550 5\\.1\\.1 mailbox`, 'm'));
   }
 
   const show = await cli('dlq', 'show', String(da!.id));
   expect(show.code).toBe(0);
   expect(JSON.parse(show.output)).toMatchObject({
     id: da!.id,
-    job: 'test.replayable',
+    job: 'mail.send',
     jobId: a,
     subject: dead.job.subject,
     reason: 'permanent',
@@ -146,11 +146,10 @@ test('dlq list and show describe dead jobs; replay ID re-runs one to completion;
 });
 
 test('dlq purge deletes only dead jobs older than the duration', async () => {
-  const unhealed = await createDeadJobFixture(m);
+  dead.breakAgain();
   const id = jobId('cli-purge');
-  await unhealed.enqueue(id);
+  await dead.enqueue(id);
   const stored = await waitFor(() => deadLetterOf(id), { timeoutMs: 15_000, what: 'the dead letter to purge' });
-  await unhealed.stop();
   const keep = await cli('dlq', 'purge', '--older-than', '1d');
   expect(keep.output).toBe('purged 0 dead letters older than 1d\n');
   const purge = await cli('dlq', 'purge', '--older-than', '1ms');

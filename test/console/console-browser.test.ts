@@ -1,67 +1,77 @@
+/**
+ * The dashboard as an operator uses it (issue 12, acceptance 6): the console service as its own
+ * process, connected as its own `console` NATS user to a nats-server running
+ * deploy/nats/server.conf; the contracts' mail.send job run as the mailer's user, dead-lettering
+ * until healed; a stand-in for ticketing's orders on the ticketing user; Debian's Chromium
+ * driving the page. The test reads the DLQ as the operators' `admin` user.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { FastifyInstance } from 'fastify';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { OrderView } from '#shared/contracts/orders';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { getDeadLetter, listDeadLetters } from '#shared/jobs/dead-letter';
-import { createRpcClient } from '#shared/nats/rpc';
-import type { JobsRuntime } from '#shared/jobs/workers';
-import { buildApp } from '../../services/console/src/app.ts';
-import { createAdminData } from '../../services/console/src/console-data.ts';
+import { openJobsRuntime } from '#shared/jobs/workers';
+import { connectNats } from '#shared/nats/connect';
+import { createPublisher } from '#shared/nats/publish';
 import { buildApp as buildGatewayApp } from '../../services/gateway/src/app.ts';
-import { testJobsRuntime } from '../jobs-runtime.ts';
+import { passwordOf, randomPasswords, singleServerConfig } from '../deploy/nats-config.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { repoRoot } from '../process.ts';
 import { quietLog } from '../runtime-setup.ts';
+import { startService, type RunningService } from '../services.ts';
 import { waitFor } from '../wait.ts';
 import { createDeadJobFixture, type DeadJobFixture } from './dead-job.ts';
 
-// A real nats-server, the console's app listening on a random port, a
-// job that dead-letters until healed, and Debian's Chromium driving the page.
+const passwords = randomPasswords();
 const TOKEN = `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
 let nats: NatsServer;
-let nc: NatsConnection;
-let m: JobsRuntime;
+let consoleService: RunningService;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
 let dead: DeadJobFixture;
-let app: FastifyInstance;
 let base: string;
 let context: BrowserContext | undefined;
+const connections: NatsConnection[] = [];
 const profile = mkdtempSync(join(tmpdir(), 'handoff-chromium-'));
 
+const connectAs = async (user: string) => {
+  const nc = await connectNats({ url: nats.url, name: user, user, password: passwordOf(passwords, user), log: quietLog });
+  connections.push(nc);
+  return nc;
+};
 
 const jobId = (label: string) => `${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
-const deadLetterOf = async (id: string) => (await listDeadLetters(m.js, m.jsm)).find((d) => d.record.jobId === id);
+const deadLetterOf = async (id: string) => (await listDeadLetters(js, jsm)).find((d) => d.record.jobId === id);
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
-  m = await testJobsRuntime(nc);
-  dead = await createDeadJobFixture(m);
-  app = buildApp({
-    data: createAdminData({ ...m, rpc: createRpcClient(nc, { timeoutMs: 500 }) }),
-    token: TOKEN,
-    consoleUrl: 'http://127.0.0.1',
-    trustProxy: false,
-    limiter: { hit: async () => ({ allowed: true, remaining: 1 }) },
-    isReady: () => true,
-    log: quietLog,
-    refreshMs: 500,
+  nats = await startNatsServer({ config: singleServerConfig(passwords) });
+  consoleService = await startService('console', {
+    NATS_URL: nats.url,
+    NATS_USER: 'console',
+    NATS_PASSWORD: passwordOf(passwords, 'console'),
+    ADMIN_TOKEN: TOKEN,
+    CONSOLE_PORT: '0',
+    CONSOLE_HOST: '127.0.0.1',
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-});
+  base = `http://127.0.0.1:${consoleService.port}`;
+  const admin = await connectAs('admin');
+  js = jetstream(admin);
+  jsm = await jetstreamManager(admin);
+  const auth = await connectAs('auth');
+  dead = await createDeadJobFixture(await openJobsRuntime(await connectAs('mailer'), quietLog), { enqueue: createPublisher(jetstream(auth), { retryForMs: 5_000 }) });
+}, 60_000);
 
 afterAll(async () => {
   await context?.close();
-  await app?.close();
   await dead?.stop();
-  await nc?.close();
+  await consoleService?.stop();
+  await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
   await nats?.stop();
   rmSync(profile, { recursive: true, force: true });
 });
@@ -141,7 +151,7 @@ test('a cross-site replay is refused even with a valid admin cookie', async () =
     expect(res.status).toBe(403);
     expect(await res.json()).toMatchObject({ code: 'cross_origin' });
   }
-  expect(await getDeadLetter(m.jsm, stored.id)).toBeDefined();
+  expect(await getDeadLetter(jsm, stored.id)).toBeDefined();
 });
 
 test('in Chromium: sign in, see the dead letter, press Replay, it leaves the list and the job completes', async () => {
@@ -151,7 +161,8 @@ test('in Chromium: sign in, see the dead letter, press Replay, it leaves the lis
     { id: 'ord_a1b2c3d4e5f6g7h8i9j0', userId: 'u1', email: 'ada@example.test', event: 'Handoff Live 2026', attendees: [{ name: 'Ada' }, { name: 'Grace' }, { name: 'Alan' }], amount: 7500, currency: 'EUR', status: 'generating', createdAt: now, updatedAt: now, tickets: { total: 3, generated: 2 } },
     { id: 'ord_k1l2m3n4o5p6q7r8s9t0', userId: 'u2', email: 'grace@example.test', event: 'Handoff Live 2026', attendees: [{ name: 'Grace' }], amount: 2500, currency: 'EUR', status: 'sent', createdAt: now, updatedAt: now, tickets: { total: 1, generated: 1 } },
   ];
-  const responder = nc.subscribe(SUBJECTS.ordersList, { callback: (_e, msg) => void msg.respond(JSON.stringify({ ok: true, orders })) });
+  const ticketing = await connectAs('ticketing');
+  const responder = ticketing.subscribe(SUBJECTS.ordersList, { callback: (_e, msg) => void msg.respond(JSON.stringify({ ok: true, orders })) });
 
   const first = jobId('replay-me');
   const second = jobId('stays-dead');
@@ -188,24 +199,31 @@ test('in Chromium: sign in, see the dead letter, press Replay, it leaves the lis
   // The payload is a preview that expands.
   await row.locator('summary').click();
   expect(await row.locator('pre').innerText()).toContain('a job that needs a fix before it can run');
+  expect(await row.locator('pre').innerText()).not.toContain('tok_');
 
   dead.heal();
   await row.getByRole('button', { name: 'Replay' }).click();
   await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(0);
   await dead.waitCompleted(first);
-  expect(await getDeadLetter(m.jsm, stored.id)).toBeUndefined();
+  expect(await getDeadLetter(jsm, stored.id)).toBeUndefined();
   expect(await page.locator('#flash').innerText()).toContain(`Replayed dead letter ${stored.id}`);
 
   // Live: a job that dies now appears without a reload, through the event stream.
   const third = jobId('arrives-live');
-  const unhealed = await createDeadJobFixture(m);
-  await unhealed.enqueue(third);
+  dead.breakAgain();
+  await dead.enqueue(third);
   const thirdStored = await waitFor(() => deadLetterOf(third), { timeoutMs: 15_000, what: 'the live dead letter' });
   await expect.poll(() => page.locator(`#dl-${thirdStored.id}`).count(), { timeout: 10_000 }).toBe(1);
   await expect.poll(() => page.locator('#live-text').innerText()).toMatch(/live · updated/);
   expect(await page.locator('#dead-letters').innerText()).toContain(second);
 
   await page.screenshot({ path: join(repoRoot, 'test/artifacts/console.png'), fullPage: true });
-  await unhealed.stop();
   await responder.drain();
+
+  // Sign out: the page goes back to the login form, and the old cookie is refused by the server.
+  await Promise.all([page.waitForURL(`${base}/login`), page.getByRole('button', { name: 'Sign out' }).click()]);
+  const old = await fetch(`${base}/snapshot`, { headers: { cookie: `handoff_admin=${adminCookie!.value}` } });
+  expect(old.status).toBe(401);
+  // Everything the page did, the console did as its own NATS user, and never beyond its rights.
+  expect(consoleService.output()).not.toMatch(/permissions? violation/i);
 });

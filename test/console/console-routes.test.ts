@@ -1,16 +1,18 @@
 import { afterEach, expect, test } from 'vitest';
-import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
-import type { AdminData } from '../../services/console/src/console-data.ts';
+import type { PeekingRateLimiter } from '#shared/http/rate-limit';
+import type { AdminData, ConsoleDeadLetter } from '../../services/console/src/console-data.ts';
+import type { OperatorSessions } from '../../services/console/src/operator-sessions.ts';
 import { buildApp, type ConsoleAppDeps } from '../../services/console/src/app.ts';
 import { quietLog } from '../runtime-setup.ts';
 
 // The console's routes with a plain fake of their data (no NATS): auth, CSRF, replay answers, events.
 const TOKEN = 'a-test-admin-token-of-some-length';
-const record = (id: number): StoredDeadLetter => ({
+const record = (id: number, subject = 'mail.send'): ConsoleDeadLetter => ({
   id,
   storedAt: new Date(Date.now() - 90_000).toISOString(),
+  storedOn: 'dlq.MAIL.mailer-send',
   record: {
-    v: 1, job: 'mail.send', jobId: `mail-${id}`, stream: 'MAIL', consumer: 'mailer-send', subject: 'mail.send', streamSeq: id,
+    v: 1, job: 'mail.send', jobId: `mail-${id}`, stream: 'MAIL', consumer: 'mailer-send', subject, streamSeq: id,
     payload: '{"to":"<script>alert(1)</script>"}', payloadEncoding: 'utf8', headers: {}, reason: 'exhausted', error: 'SMTP 421 try later',
     attempts: 10, maxAttempts: 10, firstAttemptAt: new Date().toISOString(), lastAttemptAt: new Date().toISOString(), deadAt: new Date().toISOString(), failures: [],
   },
@@ -28,9 +30,21 @@ const fakeData = () => {
   return { data, dead };
 };
 
+/** Sessions in a Map: what the console's bucket holds, without NATS. */
+const memorySessions = (): OperatorSessions & { ids: Map<string, number> } => {
+  const ids = new Map<string, number>();
+  return {
+    ids,
+    start: async (id, expiresAt) => void ids.set(id, expiresAt),
+    active: async (id, now = Date.now()) => (ids.get(id) ?? 0) > now,
+    end: async (id) => void ids.delete(id),
+  };
+};
+const allowAll: PeekingRateLimiter = { hit: async () => ({ allowed: true, remaining: 1 }), peek: async () => ({ allowed: true, remaining: 1 }) };
+
 const apps: Array<ReturnType<typeof buildApp>> = [];
-const make = (data: AdminData, consoleUrl = 'https://admin.example.test', limiter: ConsoleAppDeps['limiter'] = { hit: async () => ({ allowed: true, remaining: 1 }) }) => {
-  const deps: ConsoleAppDeps = { data, token: TOKEN, consoleUrl, trustProxy: false, limiter, isReady: () => true, log: quietLog, refreshMs: 100 };
+const make = (data: AdminData, consoleUrl = 'https://admin.example.test', limiter: ConsoleAppDeps['limiter'] = allowAll, sessions: OperatorSessions = memorySessions()) => {
+  const deps: ConsoleAppDeps = { data, token: TOKEN, consoleUrl, trustProxy: false, limiter, sessions, isReady: () => true, log: quietLog, refreshMs: 100 };
   const app = buildApp(deps);
   apps.push(app);
   return app;
@@ -48,7 +62,7 @@ const signIn = async (app: ReturnType<typeof buildApp>) => {
 
 test('the login cookie is HttpOnly, SameSite=Strict, Secure on https, scoped to the console, and holds no token', async () => {
   const setCookie = await signIn(make(fakeData().data));
-  expect(setCookie).toMatch(/^handoff_admin=\d+\.[A-Za-z0-9_-]{43};/);
+  expect(setCookie).toMatch(/^handoff_admin=[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43};/);
   expect(setCookie).toMatch(/HttpOnly/);
   expect(setCookie).toMatch(/SameSite=Strict/);
   expect(setCookie).toMatch(/Secure/);
@@ -60,10 +74,10 @@ test('a cookie whose expiry was moved forward, or that has passed, is refused', 
   const app = make(fakeData().data);
   const cookie = (await signIn(app)).split(';')[0]!;
   const [, value] = cookie.split('=');
-  const [expires, mac] = value!.split('.');
-  const extended = `handoff_admin=${Number(expires) + 1}.${mac}`;
+  const [session, expires, mac] = value!.split('.');
+  const extended = `handoff_admin=${session}.${Number(expires) + 1}.${mac}`;
   expect((await app.inject({ url: '/', headers: { cookie: extended } })).statusCode).toBe(401);
-  expect((await app.inject({ url: '/', headers: { cookie: `handoff_admin=${Date.now() - 1}.${mac}` } })).statusCode).toBe(401);
+  expect((await app.inject({ url: '/', headers: { cookie: `handoff_admin=${session}.${Date.now() - 1}.${mac}` } })).statusCode).toBe(401);
   expect((await app.inject({ url: '/', headers: { cookie } })).statusCode).toBe(200);
 });
 
@@ -122,6 +136,7 @@ test('sign-in attempts are rate-limited per client address', async () => {
   const hits: string[] = [];
   const app = make(fakeData().data, undefined, {
     hit: async (scope, subject, rule) => (hits.push(`${scope}:${subject}:${rule.max}`), hits.length > 2 ? { allowed: false, retryAfterSeconds: 42 } : { allowed: true, remaining: 1 }),
+    peek: allowAll.peek,
   });
   const attempt = () => app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'token=guess' });
   expect((await attempt()).statusCode).toBe(401);
@@ -131,4 +146,51 @@ test('sign-in attempts are rate-limited per client address', async () => {
   expect(limited.headers['retry-after']).toBe('42');
   expect(limited.json()).toMatchObject({ code: 'rate_limited' });
   expect(hits[0]).toBe('admin-login:127.0.0.1:20');
+});
+
+test('sign-out ends the session: the old cookie is refused afterwards, even replayed from a copy', async () => {
+  const sessions = memorySessions();
+  const app = make(fakeData().data, undefined, allowAll, sessions);
+  const cookie = (await signIn(app)).split(';')[0]!;
+  expect(sessions.ids.size).toBe(1);
+  expect((await app.inject({ url: '/', headers: { cookie } })).statusCode).toBe(200);
+  const out = await app.inject({ method: 'POST', url: '/logout', headers: { cookie, origin: 'https://admin.example.test' } });
+  expect(out.statusCode).toBe(303);
+  expect(out.headers.location).toBe('/login');
+  expect(sessions.ids.size).toBe(0);
+  const after = await app.inject({ url: '/', headers: { cookie } });
+  expect(after.statusCode).toBe(401);
+  expect(after.json()).toMatchObject({ code: 'unauthenticated' });
+});
+
+test('a wrong bearer token is counted against the client address; once over the limit even the right token is refused first', async () => {
+  const counted: string[] = [];
+  let blocked = false;
+  const limiter: PeekingRateLimiter = {
+    peek: async () => (blocked ? { allowed: false, retryAfterSeconds: 60 } : { allowed: true, remaining: 1 }),
+    hit: async (scope, subject, rule) => (counted.push(`${scope}:${subject}:${rule.max}`), { allowed: true, remaining: 1 }),
+  };
+  const app = make(fakeData().data, undefined, limiter);
+  const as = (token: string) => app.inject({ url: '/snapshot', headers: { authorization: `Bearer ${token}` }, remoteAddress: '192.0.2.7' });
+  expect((await as('wrong-token')).statusCode).toBe(401);
+  expect((await as(TOKEN)).statusCode).toBe(200);
+  expect(counted).toEqual(['console-bearer:192.0.2.7:20']);
+  blocked = true;
+  const refused = await as(TOKEN);
+  expect(refused.statusCode).toBe(429);
+  expect(refused.headers['retry-after']).toBe('60');
+  expect(refused.json()).toMatchObject({ code: 'rate_limited' });
+  expect(counted).toHaveLength(1);
+});
+
+test('a dead letter whose record names another target than its queue shows why it cannot be replayed, and no Replay button', async () => {
+  const { data, dead } = fakeData();
+  dead.set(9, record(9, 'payments.event.received'));
+  const page = await make(data).inject({ url: '/', headers: { authorization: `Bearer ${TOKEN}` } });
+  const row = (id: number) => new RegExp(`<tr id="dl-${id}"[\\s\\S]*?</tr>`).exec(page.body)?.[0] ?? '';
+  expect(row(9)).toContain('not replayable');
+  expect(row(9)).toContain('subject &#34;payments.event.received&#34; (expected &#34;mail.send&#34;)');
+  expect(row(9)).not.toContain('action="/dlq/9/replay"');
+  expect(row(7)).toContain('action="/dlq/7/replay"');
+  expect(row(7)).toContain('stored on <span class="mono">dlq.MAIL.mailer-send</span>');
 });

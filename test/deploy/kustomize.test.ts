@@ -3,33 +3,15 @@
  * schema; Deployments are probed, bounded, non-root and pinned; every Secret and ConfigMap
  * reference resolves inside the overlay; names agree with the contracts and deploy/nats.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect, test } from 'vitest';
 import { APP_ACCOUNT, PASSWORD_VARIABLES, passwordVariable, SERVICES } from '../../deploy/nats/permissions.ts';
 import { AUTH_JOBS } from '#shared/contracts/auth';
 import { MAIL_JOBS } from '#shared/contracts/mail';
 import { generateTicketJob, ticketsReadyMailJob } from '#shared/contracts/tickets';
-
-// Whichever kubectl is present (current: kustomize v5; Debian's kubernetes-client: v2). KUBECTL
-// points the test at another binary to check the kustomizations against both.
-const KUBECTL = process.env.KUBECTL ?? 'kubectl';
-const k8sDir = fileURLToPath(new URL('../../deploy/k8s/', import.meta.url));
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- rendered manifests are untyped JSON */
-type Obj = Record<string, any>;
-
-const render = (dir: string): Obj[] => {
-  const run = spawnSync(KUBECTL, ['kustomize', dir], { encoding: 'utf8', maxBuffer: 32 * 1024 * 1024 });
-  if (run.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${run.stderr}`);
-  return parseAllDocuments(run.stdout)
-    .map((doc) => doc.toJS() as Obj | null)
-    .filter((o): o is Obj => o !== null);
-};
+import { decode, envOf, find, k8sDir, render, type Obj } from './kustomize.ts';
 
 const modelFor = async (apiVersion: string, kind: string) => {
   const path = apiVersion.startsWith('keda.sh/')
@@ -42,10 +24,8 @@ const modelFor = async (apiVersion: string, kind: string) => {
 };
 
 const workloads = (objs: Obj[]) => objs.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
-const find = (objs: Obj[], kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name);
 const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v);
-const decode = (secret: Obj, key: string) => Buffer.from(String(secret.data?.[key] ?? ''), 'base64').toString('utf8');
 
 /** Every Secret/ConfigMap a pod template points at, with the key when it names one. */
 const references = (spec: Obj): Array<{ kind: 'Secret' | 'ConfigMap'; name: string; key?: string; where: string }> => {
@@ -68,8 +48,6 @@ const references = (spec: Obj): Array<{ kind: 'Secret' | 'ConfigMap'; name: stri
   }
   return out;
 };
-
-const envOf = (container: Obj, name: string) => (container.env ?? []).find((e: Obj) => e.name === name);
 
 for (const overlay of ['dev', 'prod'] as const) {
   describe(`overlay ${overlay}`, () => {
@@ -267,7 +245,7 @@ describe('a private overlay on top of prod', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('replaces the Secrets, and every reference follows the new names', () => {
-    writeFileSync(join(dir, 'secrets.env'), 'WEBHOOK_SECRET=whsec_dGVzdA==\nADMIN_TOKEN=t0123456789abcdef\nSMTP_URL=smtp://relay:587\n');
+    writeFileSync(join(dir, 'secrets.env'), `WEBHOOK_SECRET=whsec_dGVzdA==\nADMIN_TOKEN=t0123456789abcdef\nSMTP_URL=smtp://relay:587\nTICKET_SIGNING_KEY=${'k'.repeat(32)}\n`);
     writeFileSync(join(dir, 'nats.env'), PASSWORD_VARIABLES.map((v) => `${v}=p${v.toLowerCase().replace(/[^a-z0-9]/g, '')}0123456789`).join('\n'));
     writeFileSync(
       join(dir, 'kustomization.yaml'),

@@ -8,11 +8,12 @@ import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_USER, NEEDS, PASSWORD_VARIABLES, renderAccounts, SERVICES, type ServiceName } from '../../deploy/nats/permissions.ts';
 import { AUTH_JOBS } from '#shared/contracts/auth';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
+import { ownedBy } from '#shared/contracts/ownership';
 import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { generateTicketJob } from '#shared/contracts/tickets';
@@ -206,5 +207,110 @@ describe('each service user is denied what it must not do', () => {
     await expect(sub.closed).resolves.toBeInstanceOf(Error);
     const { PermissionViolationError } = await import('@nats-io/transport-node');
     expect(await sub.closed).toBeInstanceOf(PermissionViolationError);
+  });
+});
+
+/** Every stream of the system with the service that owns it: job and event streams, buckets, object stores. */
+const OWNED_STREAMS: Array<{ stream: string; owner: ServiceName }> = [
+  ...Object.values(STREAMS).map((s) => ({ stream: s.name, owner: s.owner })),
+  ...Object.values(BUCKETS).map((b) => ({ stream: `KV_${b.name}`, owner: b.owner })),
+  ...Object.values(OBJECT_STORES).map((o) => ({ stream: `OBJ_${o.name}`, owner: o.owner })),
+];
+
+/** A raw JetStream API request, as a compromised service would send it (no client-side checks). */
+const apiRequest = async (nc: NatsConnection, subject: string, body: unknown) => {
+  try {
+    const reply = await nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), { timeout: 5_000 });
+    return { denied: false, reply: reply.json<{ error?: { description: string } }>() };
+  } catch (error) {
+    // The publish itself refused, not e.g. the reply subscription (which would prove nothing).
+    if (String(error).includes(`Permissions Violation for Publish to "${subject}"`)) return { denied: true };
+    throw error;
+  }
+};
+
+describe('stream ownership is enforced by the server (issue 12, acceptance 4)', () => {
+  const configs = new Map<string, unknown>();
+  beforeAll(async () => {
+    // Every stream exists (the operator ensures what each service owns), so a refusal below is the
+    // permission, never a missing stream.
+    const admin = await connectAs(ADMIN_USER, 'owner-admin');
+    const jsm = await jetstreamManager(admin);
+    for (const name of SERVICES) await ensureOwned(admin, { jsm, log: quietLog, replicas: 1 }, ownedBy(name));
+    for (const { stream } of OWNED_STREAMS) configs.set(stream, (await jsm.streams.info(stream)).config);
+  });
+
+  for (const name of SERVICES) {
+    test(`${name}: STREAM.CREATE, UPDATE and DELETE are denied on every stream it does not own; only INFO at most`, async () => {
+      const nc = await connectAs(name);
+      const foreign = OWNED_STREAMS.filter((s) => s.owner !== name);
+      expect(foreign.length).toBeGreaterThan(5);
+      for (const { stream } of foreign) {
+        for (const op of ['CREATE', 'UPDATE', 'DELETE'] as const) {
+          const body = op === 'DELETE' ? {} : { ...(configs.get(stream) as object), max_msgs: 1, max_age: 1_000_000_000 };
+          const result = await apiRequest(nc, `$JS.API.STREAM.${op}.${stream}`, body);
+          expect(result.denied, `${name} ${op} ${stream}`).toBe(true);
+        }
+      }
+    });
+  }
+
+  test('an owner may update its own streams; no service may delete one, even its own; the operator may', async () => {
+    for (const { stream, owner } of OWNED_STREAMS) {
+      const nc = await connectAs(owner);
+      const update = await apiRequest(nc, `$JS.API.STREAM.UPDATE.${stream}`, configs.get(stream));
+      expect(update, `${owner} UPDATE ${stream}`).toMatchObject({ denied: false, reply: { config: { name: stream } } });
+      expect((await apiRequest(nc, `$JS.API.STREAM.DELETE.${stream}`, {})).denied, `${owner} DELETE ${stream}`).toBe(true);
+    }
+    const admin = await jetstreamManager(await connectAs(ADMIN_USER, 'delete-admin'));
+    await admin.streams.add({ name: 'OPERATOR_SCRATCH', subjects: ['operator.scratch'] });
+    expect(await admin.streams.delete('OPERATOR_SCRATCH')).toBe(true);
+  });
+
+  test('no worker can purge the attempt log it writes with a Nats-Rollup; it deletes its own keys instead', async () => {
+    const bucket = BUCKETS.jobAttempts.name;
+    const [mailer, auth] = await Promise.all([connectAs('mailer'), connectAs('auth')]);
+    const authKey = `${AUTH_JOBS.magicLink.stream}.${AUTH_JOBS.magicLink.consumer}.4242`;
+    const authLog = (await openJobsRuntime(auth, quietLog)).attempts;
+    await authLog.recordFailure(authKey, new Date().toISOString(), { attempt: 1, at: new Date().toISOString(), error: 'kept' });
+
+    // The mailer may write `$KV.job_attempts.MAIL.mailer-send.>`; a rollup there would purge the
+    // whole bucket (`all`) or the key's history (`sub`). The bucket refuses both.
+    const mailerKey = `$KV.${bucket}.MAIL.mailer-send.4242`;
+    const js = jetstream(mailer);
+    for (const rollup of ['all', 'sub']) {
+      const h = headers();
+      h.set('Nats-Rollup', rollup);
+      await expect(js.publish(mailerKey, new TextEncoder().encode('{}'), { headers: h, timeout: 3_000 }), rollup).rejects.toThrow(/rollup not permitted/i);
+    }
+    await expect((await new Kvm(mailer).open(bucket)).purge('MAIL.mailer-send.4242')).rejects.toThrow(/rollup not permitted/i);
+    expect((await authLog.get(authKey))?.failures).toHaveLength(1);
+
+    // What the runner does instead: a delete marker on its own key.
+    const mailerLog = (await openJobsRuntime(mailer, quietLog)).attempts;
+    await mailerLog.recordFailure('MAIL.mailer-send.4242', new Date().toISOString(), { attempt: 1, at: new Date().toISOString(), error: 'probe' });
+    await mailerLog.forget('MAIL.mailer-send.4242');
+    expect(await mailerLog.get('MAIL.mailer-send.4242')).toBeUndefined();
+    expect((await authLog.get(authKey))?.failures).toHaveLength(1);
+  });
+
+  test('no worker can roll up the dead-letter stream it writes', async () => {
+    const mailer = jetstream(await connectAs('mailer'));
+    const admin = await jetstreamManager(await connectAs(ADMIN_USER, 'rollup-dlq-admin'));
+    const before = (await admin.streams.info(STREAMS.DLQ.name)).state.messages;
+    expect(before).toBeGreaterThan(0);
+    const h = headers();
+    h.set('Nats-Rollup', 'all');
+    await expect(mailer.publish('dlq.MAIL.mailer-send', new TextEncoder().encode('{}'), { headers: h, timeout: 3_000 })).rejects.toThrow(/rollup not permitted/i);
+    expect((await admin.streams.info(STREAMS.DLQ.name)).state.messages).toBe(before);
+  });
+
+  test('a bucket created by an older version that allowed rollups is switched to refuse them by its owner', async () => {
+    const stream = `KV_${BUCKETS.jobAttempts.name}`;
+    const admin = await jetstreamManager(await connectAs(ADMIN_USER, 'rollup-upgrade-admin'));
+    await admin.streams.update(stream, { ...(await admin.streams.info(stream)).config, allow_rollup_hdrs: true });
+    const consoleNc = await connectAs('console');
+    await ensureOwned(consoleNc, { jsm: await jetstreamManager(consoleNc), log: quietLog, replicas: 1 }, ownedBy('console'));
+    expect((await admin.streams.info(stream)).config.allow_rollup_hdrs).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,8 +148,13 @@ test('npm start with nothing at NATS_URL runs the whole system; the demo passes;
   expect(demo.output()).toMatch(/demo complete in \d+ ms/);
 });
 
-test('a second npm start on the same DATA_DIR finds the user the first one stored', async () => {
+test('a second npm start on the same DATA_DIR finds the user the first one stored, and keeps its dev secrets 0600', async () => {
+  // Loosened meanwhile (a copy, an editor): the next start makes it owner-only again.
+  const secrets = join(dataDir, 'dev-secrets.json');
+  expect(statSync(secrets).mode & 0o777).toBe(0o600);
+  chmodSync(secrets, 0o644);
   const { launcher, ready } = await start();
+  expect(statSync(secrets).mode & 0o777).toBe(0o600);
   expect(launcher.output()).toContain('starting one');
   const again = await runCli(['users', 'add', keptEmail], { NATS_URL: ready.nats });
   expect(again.code, again.output).toBe(0);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { listDeadLetters, replayDeadLetter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { listDeadLetters, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { replayDeadLetter, replayTargets } from '#shared/jobs/replay';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { byJob, createRuntimeFixture, type RuntimeFixture } from '../runtime-setup.ts';
 import { waitFor } from '../wait.ts';
@@ -67,10 +68,12 @@ test('a permanent error is dead-lettered at once, and replay runs the job again 
   const dead = await waitFor(async () => (await deadLettersOf('needs-replay'))[0], { timeoutMs: 15_000, what: 'dead letter' });
   expect(dead.record.attempts).toBe(3);
 
-  const result = await replayDeadLetter({ publisher: fx.publisher, jsm: fx.jsm }, dead.id);
+  // This file's job is a test job, not one of the contracts': it is the only target given here.
+  const replay = { publisher: fx.publisher, jsm: fx.jsm, targets: replayTargets([fx.spec]) };
+  const result = await replayDeadLetter(replay, dead.id);
   expect(result).toMatchObject({ replayed: true, jobId: 'needs-replay' });
   // Pressing replay twice does not run the job twice: the dead letter is gone.
-  expect((await replayDeadLetter({ publisher: fx.publisher, jsm: fx.jsm }, dead.id)).replayed).toBe(false);
+  expect((await replayDeadLetter(replay, dead.id)).replayed).toBe(false);
 
   const done = await waitFor(async () => (await fx.reports()).find((r) => r.id === 'needs-replay' && r.event === 'done'), {
     what: 'the replayed job to complete',

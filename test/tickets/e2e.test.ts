@@ -1,7 +1,8 @@
 import { pdfText } from '../pdf.ts';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { STREAMS } from '#shared/contracts/streams';
-import { listDeadLetters, replayDeadLetter } from '#shared/jobs/dead-letter';
+import { listDeadLetters } from '#shared/jobs/dead-letter';
+import { replayDeadLetter } from '#shared/jobs/replay';
 import { linkIn, runCli, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { FAULTY_TICKETING, startService, type RunningService } from '../services.ts';

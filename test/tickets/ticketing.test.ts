@@ -1,7 +1,8 @@
 import { pdfText } from '../pdf.ts';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ticketObjectName } from '#shared/contracts/tickets';
-import { listDeadLetters, replayDeadLetter } from '#shared/jobs/dead-letter';
+import { listDeadLetters } from '#shared/jobs/dead-letter';
+import { replayDeadLetter } from '#shared/jobs/replay';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { isAlive, type RunningProcess } from '../process.ts';
 import { uniqueName, waitFor } from '../wait.ts';

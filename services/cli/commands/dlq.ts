@@ -1,5 +1,6 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { getDeadLetter, listDeadLetters, purgeDeadLetters, replayDeadLetter } from '#shared/jobs/dead-letter';
+import { getDeadLetter, listDeadLetters, purgeDeadLetters } from '#shared/jobs/dead-letter';
+import { replayDeadLetter } from '#shared/jobs/replay';
 import { createPublisher } from '#shared/nats/publish';
 import { parseArgs, UsageError, type CliContext, type Command } from '../dispatch.ts';
 import { formatAge } from '#shared/observability/format-age';
@@ -75,7 +76,7 @@ export const dlqShow: Command = {
 export const dlqReplay: Command = {
   path: ['dlq', 'replay'],
   usage: 'dlq replay ID|--all',
-  summary: 'publish dead jobs again on their original subject (same job id)',
+  summary: 'run dead jobs again on the subject of the consumer they died on (same job id)',
   async run(args, ctx) {
     // `--all` is a switch; parseArgs gives every flag a value, so it is taken out first.
     const all = args.includes('--all');
@@ -85,17 +86,23 @@ export const dlqReplay: Command = {
     const ids = all ? [] : [parseId(positional[0])];
     const { js, jsm, publisher } = await handles(ctx);
     if (all) ids.push(...(await listDeadLetters(js, jsm)).map((d) => d.id));
-    let failed = 0;
+    let missing = 0;
+    let refused = 0;
     for (const id of ids) {
       const result = await replayDeadLetter({ publisher, jsm }, id);
       if (result.replayed) ctx.out(`replayed ${id}: job ${result.jobId} → ${result.subject}`);
-      else {
-        failed++;
+      else if (result.refused) {
+        // Left in the DLQ: a record that names another target than its queue's is evidence.
+        refused++;
+        ctx.err(`refused ${id}: ${result.refused.reason}; nothing was published, the dead letter stays`);
+      } else {
+        missing++;
         ctx.err(`error: no dead letter with id ${id}`);
       }
     }
-    if (all) ctx.out(`${ids.length - failed} replayed`);
-    return failed > 0 && !all ? 1 : 0;
+    if (all) ctx.out(`${ids.length - missing - refused} replayed${refused > 0 ? `, ${refused} refused` : ''}`);
+    // --all tolerates ids that vanished meanwhile (replayed elsewhere), never a refusal.
+    return refused > 0 || (missing > 0 && !all) ? 1 : 0;
   },
 };
 

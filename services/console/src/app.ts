@@ -2,10 +2,11 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { TrustProxy } from '#shared/config/trust-proxy';
 import { createApp } from '#shared/http/create-app';
-import type { RateLimiter } from '#shared/http/rate-limit';
+import type { PeekingRateLimiter } from '#shared/http/rate-limit';
 import type { Log } from '#shared/observability/logger';
 import type { Metrics } from '#shared/observability/metrics';
 import type { AdminData } from './console-data.ts';
+import type { OperatorSessions } from './operator-sessions.ts';
 import { registerAdminRoutes } from './routes.ts';
 
 export interface ConsoleAppDeps {
@@ -13,7 +14,8 @@ export interface ConsoleAppDeps {
   token: string;
   consoleUrl: string;
   trustProxy: TrustProxy;
-  limiter: RateLimiter;
+  limiter: PeekingRateLimiter;
+  sessions: OperatorSessions;
   isReady(): boolean;
   log: Log;
   metrics?: Metrics;
@@ -31,6 +33,7 @@ export const buildApp = (deps: ConsoleAppDeps): FastifyInstance => {
     publicUrl: deps.consoleUrl,
     secureCookies: new URL(deps.consoleUrl).protocol === 'https:',
     limiter: deps.limiter,
+    sessions: deps.sessions,
     log: deps.log,
     refreshMs: deps.refreshMs,
   });

@@ -4,12 +4,18 @@ import { ORDERS_RPC, OrderListReply, type OrderView } from '#shared/contracts/or
 import type { RpcSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
-import { DeadLetterRecord, replayDeadLetter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { DeadLetterRecord, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { replayDeadLetter, type ReplayResult } from '#shared/jobs/replay';
 import { errorMessage } from '#shared/observability/errors';
 import type { Publisher } from '#shared/nats/publish';
 import { readQueues, type ConsumerRow } from '#shared/nats/queue-stats';
 import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
 import { isNotFound } from '#shared/nats/kv';
+
+/** A dead letter as the console shows it: with the DLQ subject it is stored on, which decides its replay. */
+export interface ConsoleDeadLetter extends StoredDeadLetter {
+  storedOn: string;
+}
 
 /** Orders as the dashboard got them: a list, or why there is none (never an exception). */
 export type OrdersResult = { ok: true; orders: OrderView[] } | { ok: false; message: string };
@@ -18,8 +24,9 @@ export type OrdersResult = { ok: true; orders: OrderView[] } | { ok: false; mess
 export interface AdminData {
   queues(): Promise<ConsumerRow[]>;
   /** The newest `limit` dead letters, newest first, and how many there are in all. */
-  deadLetters(limit: number): Promise<{ total: number; items: StoredDeadLetter[] }>;
-  replay(id: number): Promise<{ replayed: boolean; jobId?: string; subject?: string }>;
+  deadLetters(limit: number): Promise<{ total: number; items: ConsoleDeadLetter[] }>;
+  /** Replays to the subject the dead letter's queue allows (shared/jobs/replay.ts), or says why not. */
+  replay(id: number): Promise<ReplayResult>;
   latestOrders(limit: number): Promise<OrdersResult>;
   order(id: string): Promise<OrdersResult>;
 }
@@ -67,12 +74,12 @@ export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManag
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1),
     });
-    const items: StoredDeadLetter[] = [];
+    const items: ConsoleDeadLetter[] = [];
     try {
       const batch = await consumer.fetch({ max_messages: limit, expires: 2_000 });
       for await (const m of batch) {
         const parsed = DeadLetterRecord.safeParse(m.json());
-        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) } });
+        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) }, storedOn: m.subject });
         if (m.info.pending === 0) break;
       }
     } finally {

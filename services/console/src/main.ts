@@ -6,6 +6,7 @@ import { defineService } from '#shared/service/run-service';
 import { buildApp } from './app.ts';
 import { consoleEnv } from './config.ts';
 import { createAdminData } from './console-data.ts';
+import { createKvOperatorSessions } from './operator-sessions.ts';
 
 /**
  * console: the operators' dashboard (queues, dead letters, replay), on its own port and NATS user,
@@ -21,6 +22,7 @@ export default defineService({
       consoleUrl: config.CONSOLE_URL,
       trustProxy: config.TRUST_PROXY,
       limiter: createKvRateLimiter(await openBucket(nc, BUCKETS.consoleLimits)),
+      sessions: createKvOperatorSessions(await openBucket(nc, BUCKETS.consoleSessions)),
       isReady,
       log,
       metrics,

@@ -1,12 +1,24 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { BUCKETS } from '#shared/contracts/buckets';
 import { HttpProblem } from '#shared/http/problems';
+import type { PeekingRateLimiter, RateDecision, RateRule } from '#shared/http/rate-limit';
+import type { OperatorSessions } from './operator-sessions.ts';
 
-/** The admin cookie: `<expiry ms>.<HMAC>`; the token itself never leaves the operator's hands. */
+/**
+ * The admin cookie: `<session id>.<expiry ms>.<HMAC>`. The HMAC (keyed with the token) means only
+ * the console can make one, and the token itself never leaves the operator's hands; the session
+ * record it names means sign-out can revoke it before it expires.
+ */
 export const ADMIN_COOKIE = 'handoff_admin';
-const COOKIE_TTL_MS = 12 * 3_600_000;
+const COOKIE_TTL_MS = BUCKETS.consoleSessions.ttlMs;
 
-const mac = (token: string, expires: number) => createHmac('sha256', token).update(`handoff-admin:${expires}`).digest('base64url');
+/** Wrong bearer tokens per client address and window; then every bearer request of it is refused. */
+export const BEARER_FAILURES: RateRule = { max: 20, windowMs: 15 * 60_000 };
+const BEARER_SCOPE = 'console-bearer';
+
+const mac = (token: string, session: string, expires: number) =>
+  createHmac('sha256', token).update(`handoff-admin:${session}:${expires}`).digest('base64url');
 
 /** Equal-length digests compared in constant time, so timing never tells how much of a guess matched. */
 const sameSecret = (a: string, b: string) => {
@@ -18,9 +30,11 @@ const sameSecret = (a: string, b: string) => {
 export interface AdminAuth {
   /** True when the token is the configured one (constant time). */
   tokenMatches(candidate: string): boolean;
-  /** A fresh cookie value for a signed-in operator and its expiry. */
-  issueCookie(now?: number): { value: string; expires: Date };
-  /** preHandler: bearer token or a valid cookie, else 401 problem. */
+  /** Starts a session for a signed-in operator: the cookie value and its expiry. */
+  startSession(now?: number): Promise<{ value: string; expires: Date }>;
+  /** Ends the session the request's cookie names (sign-out): that cookie is refused from now on. */
+  endSession(request: FastifyRequest): Promise<void>;
+  /** preHandler: bearer token or a valid cookie of a live session, else 401 problem (429 after too many wrong tokens). */
   require(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   /** preHandler for state-changing requests: the above plus a same-origin check (CSRF). */
   requireForWrite(request: FastifyRequest, reply: FastifyReply): Promise<void>;
@@ -33,26 +47,59 @@ const bearerOf = (request: FastifyRequest): string | undefined => {
   return match?.[1];
 };
 
+const parseCookie = (value: string | undefined) => {
+  const [session, expiresText, digest, ...rest] = (value ?? '').split('.');
+  const expires = Number(expiresText);
+  if (!session || !digest || rest.length > 0 || !Number.isSafeInteger(expires)) return undefined;
+  return { session, expires, digest };
+};
+
+const tooMany = (decision: Extract<RateDecision, { allowed: false }>) =>
+  new HttpProblem('rate_limited', `Too many wrong admin tokens from this address; retry in ${decision.retryAfterSeconds} s.`, {
+    'retry-after': String(decision.retryAfterSeconds),
+  });
+
 /**
  * Admin access: `Authorization: Bearer <ADMIN_TOKEN>` for scripts, or the login form's cookie for a
  * browser. The cookie is SameSite=Strict, so another site cannot make the browser send it; writes
  * also check Origin (or Referer) against our own origins, which covers older browsers and proxies.
+ * Wrong bearer tokens count against the client address like sign-ins do; once over the limit, the
+ * address is refused before its token is even compared, so the refusal tells nothing about a guess.
  */
-export const createAdminAuth = (options: { token: string; publicUrl: string; secureCookies: boolean }): AdminAuth => {
+export const createAdminAuth = (options: {
+  token: string;
+  publicUrl: string;
+  secureCookies: boolean;
+  sessions: OperatorSessions;
+  limiter: PeekingRateLimiter;
+}): AdminAuth => {
   const publicOrigin = new URL(options.publicUrl).origin;
 
-  const cookieValid = (value: string | undefined, now: number) => {
-    if (!value) return false;
-    const [expiresText, digest] = value.split('.', 2);
-    const expires = Number(expiresText);
-    if (!digest || !Number.isSafeInteger(expires) || expires <= now) return false;
-    return sameSecret(digest, mac(options.token, expires));
+  const cookieSession = async (value: string | undefined, now: number): Promise<string | undefined> => {
+    const cookie = parseCookie(value);
+    if (!cookie || cookie.expires <= now || !sameSecret(cookie.digest, mac(options.token, cookie.session, cookie.expires))) return undefined;
+    return (await options.sessions.active(cookie.session, now)) ? cookie.session : undefined;
   };
 
-  const authenticated = (request: FastifyRequest): 'bearer' | 'cookie' | undefined => {
+  // The counters live in NATS: without them no bearer token is checked at all.
+  const limit = (decide: () => Promise<RateDecision>) =>
+    decide().catch(() => {
+      throw new HttpProblem('service_unavailable', 'The console cannot check tokens right now; try again shortly.');
+    });
+
+  const bearerValid = async (request: FastifyRequest, bearer: string): Promise<boolean> => {
+    const standing = await limit(() => options.limiter.peek(BEARER_SCOPE, request.ip, BEARER_FAILURES));
+    if (!standing.allowed) throw tooMany(standing);
+    if (sameSecret(bearer, options.token)) return true;
+    const counted = await limit(() => options.limiter.hit(BEARER_SCOPE, request.ip, BEARER_FAILURES));
+    if (!counted.allowed) throw tooMany(counted);
+    return false;
+  };
+
+  const authenticated = async (request: FastifyRequest): Promise<'bearer' | 'cookie' | undefined> => {
     const bearer = bearerOf(request);
-    if (bearer !== undefined) return sameSecret(bearer, options.token) ? 'bearer' : undefined;
-    return cookieValid(request.cookies[ADMIN_COOKIE], Date.now()) ? 'cookie' : undefined;
+    if (bearer !== undefined) return (await bearerValid(request, bearer)) ? 'bearer' : undefined;
+    return (await cookieSession(request.cookies[ADMIN_COOKIE], Date.now())) ? 'cookie' : undefined;
   };
 
   const sameOrigin = (request: FastifyRequest): boolean | undefined => {
@@ -66,15 +113,21 @@ export const createAdminAuth = (options: { token: string; publicUrl: string; sec
 
   return {
     tokenMatches: (candidate) => sameSecret(candidate, options.token),
-    issueCookie(now = Date.now()) {
+    async startSession(now = Date.now()) {
+      const session = randomBytes(16).toString('base64url');
       const expires = now + COOKIE_TTL_MS;
-      return { value: `${expires}.${mac(options.token, expires)}`, expires: new Date(expires) };
+      await options.sessions.start(session, expires);
+      return { value: `${session}.${expires}.${mac(options.token, session, expires)}`, expires: new Date(expires) };
+    },
+    async endSession(request) {
+      const session = await cookieSession(request.cookies[ADMIN_COOKIE], Date.now());
+      if (session) await options.sessions.end(session);
     },
     async require(request) {
-      if (!authenticated(request)) throw deny();
+      if (!(await authenticated(request))) throw deny();
     },
     async requireForWrite(request) {
-      const how = authenticated(request);
+      const how = await authenticated(request);
       if (!how) throw deny();
       const verdict = sameOrigin(request);
       // A browser always sends Origin on a POST; only a script with the bearer token may omit it.

@@ -1,7 +1,7 @@
 import type { OrderView } from '#shared/contracts/orders';
-import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { checkReplay, CONTRACT_TARGETS } from '#shared/jobs/replay';
 import type { ConsumerRow } from '#shared/nats/queue-stats';
-import type { OrdersResult } from './console-data.ts';
+import type { ConsoleDeadLetter, OrdersResult } from './console-data.ts';
 import type { AdminSnapshot } from './snapshot.ts';
 import { formatAge } from '#shared/observability/format-age';
 
@@ -29,7 +29,8 @@ tr:last-child td{border-bottom:0}.muted{color:var(--muted)}.warn{color:var(--war
 .notice{padding:.6rem .8rem;border-radius:6px;background:var(--warn-bg);color:var(--warn)}.flash{padding:.6rem .8rem;border-radius:6px;background:var(--ok-bg);color:var(--ok);margin-bottom:1rem}
 .empty{color:var(--muted);padding:.6rem 0}
 details summary{cursor:pointer;color:var(--accent)}details pre{white-space:pre-wrap;word-break:break-all;background:#f3f5f9;border-radius:6px;padding:.6rem;max-height:18rem;overflow:auto;margin:.4rem 0 0}
-.err{max-width:26rem;word-break:break-word}
+.err{min-width:12rem;max-width:26rem;overflow-wrap:break-word}.refusal{max-width:12rem;font-size:.78rem;overflow-wrap:anywhere}
+details summary{overflow-wrap:anywhere}
 button{font:inherit;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:6px;padding:.25rem .8rem;cursor:pointer}button:hover{filter:brightness(1.1)}button:disabled{opacity:.6;cursor:default}
 button.ghost{background:transparent;color:var(--accent)}
 .bar{width:7rem;height:.45rem;background:#e7ecf3;border-radius:999px;overflow:hidden;display:inline-block;vertical-align:middle;margin-right:.4rem}.bar i{display:block;height:100%;background:var(--accent)}
@@ -80,13 +81,24 @@ const pretty = (payload: string, encoding: string) => {
   }
 };
 
-const deadLetterRow = ({ id, storedAt, record }: StoredDeadLetter, now: number) => `<tr id="dl-${id}" data-id="${id}">
+// The same check the replay itself makes (shared/jobs/replay.ts): a record that names another
+// target than its queue's gets no button, and the operator sees why.
+const replayCell = ({ id, storedOn, record }: ConsoleDeadLetter) => {
+  const check = checkReplay(CONTRACT_TARGETS, storedOn, record);
+  if (check.ok) return `<form class="replay" method="post" action="/dlq/${id}/replay"><button type="submit">Replay</button></form>`;
+  return `<span class="badge bad">not replayable</span><div class="muted refusal">${esc(check.reason)}</div>`;
+};
+
+const deadLetterRow = (d: ConsoleDeadLetter, now: number) => {
+  const { id, storedAt, record } = d;
+  return `<tr id="dl-${id}" data-id="${id}">
 <td class="n mono">${id}</td><td class="mono">${esc(record.job)}</td><td class="mono">${esc(record.jobId)}</td>
 <td><span class="badge ${record.reason === 'exhausted' ? 'warn' : 'bad'}">${esc(record.reason)}</span></td>
 <td class="err">${esc(record.error)}</td><td class="n">${record.attempts}/${record.maxAttempts}</td><td class="n">${esc(age(now - Date.parse(storedAt)))}</td>
 <td><details><summary class="mono">${esc(preview(record.payload))}</summary><pre>${esc(pretty(record.payload, record.payloadEncoding))}</pre>
-<p class="muted">subject <span class="mono">${esc(record.subject)}</span> · first attempt ${esc(record.firstAttemptAt)}</p></details></td>
-<td><form class="replay" method="post" action="/dlq/${id}/replay"><button type="submit">Replay</button></form></td></tr>`;
+<p class="muted">stored on <span class="mono">${esc(d.storedOn)}</span> · subject <span class="mono">${esc(record.subject)}</span> · first attempt ${esc(record.firstAttemptAt)}</p></details></td>
+<td>${replayCell(d)}</td></tr>`;
+};
 
 export const deadLettersFragment = (part: AdminSnapshot['deadLetters'], now: number): string => {
   if (!part.ok) return `<p class="notice">${esc(part.message)}</p>`;

@@ -4,8 +4,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { Log } from '#shared/observability/logger';
 import { HttpProblem } from '#shared/http/problems';
-import type { RateLimiter } from '#shared/http/rate-limit';
+import type { PeekingRateLimiter } from '#shared/http/rate-limit';
 import { ADMIN_COOKIE, createAdminAuth } from './operator-auth.ts';
+import type { OperatorSessions } from './operator-sessions.ts';
 import type { AdminData } from './console-data.ts';
 import { dashboardPage, fragments, loginPage } from './pages.ts';
 import { sharedSnapshots } from './snapshot.ts';
@@ -15,8 +16,10 @@ export interface AdminRoutesDeps {
   token: string;
   publicUrl: string;
   secureCookies: boolean;
-  /** Counts sign-in attempts per client address, so a weak token cannot be guessed at speed. */
-  limiter: RateLimiter;
+  /** Counts sign-in attempts and wrong bearer tokens per client address, so a weak token cannot be guessed at speed. */
+  limiter: PeekingRateLimiter;
+  /** Signed-in sessions, shared by every console replica: sign-out revokes the cookie everywhere. */
+  sessions: OperatorSessions;
   log: Log;
   /** How often the live view pushes a snapshot (default 2 s). */
   refreshMs?: number;
@@ -44,7 +47,7 @@ const html = (reply: FastifyReply, nonce: string, status: number, body: string) 
  * with replay, latest orders, and a server-sent-events stream that keeps them current.
  */
 export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps) => {
-  const auth = createAdminAuth({ token: deps.token, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies });
+  const auth = createAdminAuth({ token: deps.token, publicUrl: deps.publicUrl, secureCookies: deps.secureCookies, sessions: deps.sessions, limiter: deps.limiter });
   const refreshMs = deps.refreshMs ?? 2_000;
   const snapshot = sharedSnapshots(deps.data, Math.max(250, refreshMs / 2));
   const streams = new Set<ServerResponse>();
@@ -82,14 +85,17 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
           const nonce = randomBytes(16).toString('base64');
           return html(reply, nonce, 401, loginPage(nonce, 'That is not the admin token.'));
         }
-        const cookie = auth.issueCookie();
+        const cookie = await auth.startSession();
         reply.setCookie(ADMIN_COOKIE, cookie.value, auth.cookieOptions(cookie.expires));
         deps.log.info({ ip: request.ip }, 'admin signed in');
         return reply.redirect('/', 303);
       });
 
-      admin.post('/logout', { preHandler: auth.requireForWrite }, async (_request, reply) => {
+      admin.post('/logout', { preHandler: auth.requireForWrite }, async (request, reply) => {
+        // Server side first: the cookie is refused from now on, by every replica, even if a copy survives.
+        await auth.endSession(request);
         reply.clearCookie(ADMIN_COOKIE, auth.cookieOptions());
+        deps.log.info({ ip: request.ip }, 'admin signed out');
         return reply.redirect('/login', 303);
       });
 
@@ -137,6 +143,10 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
         if (!params.success) throw new HttpProblem('not_found', 'Dead-letter ids are positive whole numbers.');
         const { id } = params.data;
         const result = await deps.data.replay(id);
+        if (!result.replayed && result.refused) {
+          deps.log.warn({ deadLetter: id, refusal: result.refused.code, reason: result.refused.reason }, 'dead-letter replay refused');
+          throw new HttpProblem('replay_refused', `Dead letter ${id} was not replayed: ${result.refused.reason}. Nothing was published; it stays in the dead-letter queue.`);
+        }
         if (!result.replayed) throw new HttpProblem('not_found', `No dead letter ${id}; it may have been replayed already.`);
         deps.log.info({ deadLetter: id, jobId: result.jobId, subject: result.subject }, 'dead letter replayed from the dashboard');
         if (request.headers.accept?.includes('application/json')) return { replayed: true, id, jobId: result.jobId, subject: result.subject };

@@ -1,7 +1,6 @@
-import type { StoredDeadLetter } from '#shared/jobs/dead-letter';
 import { errorMessage } from '#shared/observability/errors';
 import type { ConsumerRow } from '#shared/nats/queue-stats';
-import type { AdminData, OrdersResult } from './console-data.ts';
+import type { AdminData, ConsoleDeadLetter, OrdersResult } from './console-data.ts';
 
 type Part<T> = ({ ok: true } & T) | { ok: false; message: string };
 
@@ -9,7 +8,7 @@ type Part<T> = ({ ok: true } & T) | { ok: false; message: string };
 export interface AdminSnapshot {
   at: string;
   queues: Part<{ rows: ConsumerRow[] }>;
-  deadLetters: Part<{ total: number; items: StoredDeadLetter[] }>;
+  deadLetters: Part<{ total: number; items: ConsoleDeadLetter[] }>;
   orders: OrdersResult;
 }
 
