@@ -13,10 +13,15 @@ if (!modulePath || !process.send) {
   process.exit(2);
 }
 
-const loaded = import(pathToFileURL(modulePath).href).then((mod: { default?: Work }) => {
+// Loaded at once, not on the first call; a module may also export `warm()` (preload fonts, say),
+// run here too, so the first job does not pay for either.
+const loaded = import(pathToFileURL(modulePath).href).then(async (mod: { default?: Work; warm?: () => unknown }) => {
   if (typeof mod.default !== 'function') throw new Error(`${modulePath} has no default export function`);
+  await mod.warm?.();
   return mod.default;
 });
+// A failed load is reported to every call (below); it must not crash the child before that.
+loaded.catch(() => undefined);
 
 process.on('message', (message: { id: number; input: unknown }) => {
   void (async () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 /**
  * Runs a module's default export in long-lived child processes, one call at a time each. On abort
  * the child's whole process group is SIGKILLed — including any subprocess the work started — and
- * replaced on next use. This is what makes a timeout stop a zombie instead of merely ignoring it.
+ * replaced. This is what makes a timeout stop a zombie instead of merely ignoring it.
  */
 export interface ProcessPool<I, O> {
   run(input: I, signal: AbortSignal): Promise<O>;
@@ -19,6 +19,13 @@ export interface ProcessPoolOptions {
   size: number;
   /** Node flags for children; defaults to the parent's (so `--import tsx` carries over). */
   execArgv?: string[];
+  /**
+   * Keep `size` children started ahead of the work, and start a replacement as soon as one is
+   * killed, so loading the module (and its `warm()`) never eats into a job's timeout. Without it
+   * a child starts on first use, and on a loaded machine a heavy module's start-up plus one job
+   * can outlast the timeout every time: each retry killing the child it just started.
+   */
+  warm?: boolean;
 }
 
 interface Slot {
@@ -59,14 +66,15 @@ export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPoo
     slot.dead = true;
     const index = slots.indexOf(slot);
     if (index >= 0) slots.splice(index, 1);
-    // Room for a replacement: a waiting job may spawn one.
+    if (options.warm && !closed && slots.length < options.size) spawnSlot(false);
+    // Room for a replacement: a waiting job may spawn one, or take the one just started.
     wakeOne();
   };
 
-  const spawnSlot = (): Slot => {
+  const spawnSlot = (busy = true): Slot => {
     // detached: the child leads its own process group, so killing the group reaches grandchildren.
     const child = fork(hostPath, [modulePath], { detached: true, execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const slot: Slot = { child, busy: true, dead: false };
+    const slot: Slot = { child, busy, dead: false };
     child.on('exit', () => retire(slot));
     // A failed fork or a send to a dying child: without a listener it would crash the worker.
     child.on('error', () => {
@@ -76,6 +84,8 @@ export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPoo
     slots.push(slot);
     return slot;
   };
+
+  if (options.warm) for (let i = 0; i < options.size; i++) spawnSlot(false);
 
   /** A slot reserved for the caller (busy already), or the signal's reason once it aborts. */
   const acquire = async (signal: AbortSignal): Promise<Slot> => {

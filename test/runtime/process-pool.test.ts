@@ -48,3 +48,18 @@ test('a job aborted while it waits for a process never runs', async () => {
   await busy;
   expect(existsSync(marker)).toBe(false);
 });
+
+test('a warm pool starts its children before any work and replaces a killed one at once', async () => {
+  const p = createProcessPool<{ ms: number; marker?: string }, number>({ module: work, size: 2, execArgv: ['--import', 'tsx'], warm: true });
+  pools.push(p);
+  await waitFor(() => p.pids().length === 2 || undefined, { what: 'two children started before any job' });
+  const a = new AbortController();
+  const hung = p.run({ ms: 60_000 }, a.signal);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const before = p.pids();
+  a.abort(new Error('timeout'));
+  await expect(hung).rejects.toThrow('timeout');
+  // Without another run: the killed child's replacement is already starting.
+  await waitFor(() => (p.pids().length === 2 && p.pids().some((pid) => !before.includes(pid))) || undefined, { what: 'a replacement child' });
+  expect(new Set(await Promise.all([p.run({ ms: 50 }, new AbortController().signal), p.run({ ms: 50 }, new AbortController().signal)])).size).toBe(2);
+});

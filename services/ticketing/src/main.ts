@@ -43,7 +43,7 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
   const orders = createOrderStore(await openBucket(nc, BUCKETS.orders));
   const progress = createProgressStore(await openBucket(nc, BUCKETS.ticketProgress));
   const store = createTicketStore(await new Objm(nc).open(OBJECT_STORES.tickets.name));
-  const renderer = createProcessPool<RenderInput, Uint8Array>({ module: parts.renderModule, size: config.RENDER_PROCESSES });
+  const renderer = createProcessPool<RenderInput, Uint8Array>({ module: parts.renderModule, size: config.RENDER_PROCESSES, warm: true });
   const rpc = createOrdersRpc({ orders, progress, price: { perTicket: config.TICKET_PRICE, currency: config.CURRENCY }, log });
   const generate = createGenerateTicket({ store, render: (input, signal) => renderer.run(input, signal), publisher, signingKey: config.TICKET_SIGNING_KEY });
   return {

@@ -53,4 +53,12 @@ export const renderTicket = async (input: RenderInput): Promise<Uint8Array> => {
   return doc.save();
 };
 
+/**
+ * Run once when a render process starts (the process pool's `warm`): the Latin faces, pdf-lib and
+ * the QR encoder are loaded before the first ticket, whose timeout then pays only for its own work.
+ */
+export const warm = async (): Promise<void> => {
+  await renderTicket({ event: 'Warm-up', attendee: 'Warm-up', orderId: 'ord_warmup', n: 1, total: 1, code: 'HT1.warmup' });
+};
+
 export default renderTicket;
