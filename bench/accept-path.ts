@@ -88,6 +88,7 @@ export const runAcceptPath = async (options: AcceptPathOptions): Promise<AcceptP
         GATEWAY_HOST: '127.0.0.1',
         HEALTH_PORT: '0',
         TRUST_PROXY: 'true',
+        RATE_LIMIT_EMAIL_NETWORK_MAX: '1000000000',
         RATE_LIMIT_EMAIL_MAX: '1000000000',
         RATE_LIMIT_IP_MAX: '1000000000',
       },

@@ -15,7 +15,7 @@ import type { BucketSpec, JobSpec, ObjectStoreSpec, ServiceName, StreamSpec } fr
 import { STREAMS } from '#shared/contracts/streams';
 import { deadLetterSubject, SUBJECTS } from '#shared/contracts/subjects';
 import { defaultInboxPrefix } from '#shared/nats/connect';
-import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
+import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
 
 export type { ServiceName } from '#shared/contracts/spec';
 export const SERVICES = ['gateway', 'webhook-ingest', 'auth', 'ticketing', 'mailer', 'console'] as const satisfies readonly ServiceName[];
@@ -46,6 +46,8 @@ export interface ServiceNeeds {
   serves: readonly string[];
   /** Request/reply subjects it calls. */
   calls: readonly string[];
+  /** Streams of its own whose stored messages it reads back by sequence. */
+  readsMessagesOf?: readonly string[];
   /** The operators' console: reads every stream's and consumer's state, reads, deletes and replays dead letters. */
   operator?: boolean;
 }
@@ -72,7 +74,15 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
     // Not auth.rpc.add_user: adding users is an operator's job (the CLI runs as admin).
     calls: [SUBJECTS.authVerifyToken, SUBJECTS.authGetSession, SUBJECTS.authEndSession, ...rpcOf('ticketing.rpc.')],
   }),
-  'webhook-ingest': service('webhook-ingest', { runtime: false, publishes: [SUBJECTS.paymentReceived], jobs: [], serves: [], calls: [] }),
+  'webhook-ingest': service('webhook-ingest', {
+    runtime: false,
+    publishes: [SUBJECTS.paymentReceived],
+    jobs: [],
+    serves: [],
+    calls: [],
+    // A duplicate webhook-id: the stored event's body digest is compared with the new one.
+    readsMessagesOf: [STREAMS.PAYMENTS.name],
+  }),
   auth: service('auth', {
     runtime: true,
     publishes: [SUBJECTS.mailSend],
@@ -83,13 +93,19 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
   ticketing: service('ticketing', {
     runtime: true,
     publishes: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsReady],
-    jobs: jobs(paymentReceivedJob as JobSpec<never>, generateTicketJob as JobSpec<never>, ticketGeneratedJob as JobSpec<never>, ticketsSentJob as JobSpec<never>),
+    jobs: jobs(
+      paymentReceivedJob as JobSpec<never>,
+      generateTicketJob as JobSpec<never>,
+      ticketGeneratedJob as JobSpec<never>,
+      ticketsSentJob as JobSpec<never>,
+      ticketsMailFailedJob as JobSpec<never>,
+    ),
     serves: rpcOf('ticketing.rpc.'),
     calls: [],
   }),
   mailer: service('mailer', {
     runtime: true,
-    publishes: [SUBJECTS.ticketsSent],
+    publishes: [SUBJECTS.ticketsSent, SUBJECTS.ticketsMailFailed],
     jobs: jobs(MAIL_JOBS.send as JobSpec<never>, ticketsReadyMailJob as JobSpec<never>),
     serves: [],
     calls: [],
@@ -201,6 +217,7 @@ export const permissionsFor = (name: ServiceName): Permissions => {
     ...service.buckets.flatMap((b) => bucketOwner(b.name)),
     ...service.objectStores.flatMap((o) => objectStoreOwner(o.name)),
     ...service.readsObjectStores.flatMap((o) => streamRead(`OBJ_${o.name}`)),
+    ...(service.readsMessagesOf ?? []).map((stream) => `${API}.STREAM.MSG.GET.${stream}`),
     ...(service.operator ? operatorBasics() : []),
     ...service.calls,
   ];

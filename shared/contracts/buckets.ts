@@ -1,6 +1,7 @@
 import type { BucketSpec, ObjectStoreSpec } from './spec.ts';
 
 const HOUR = 3_600_000;
+const GIB = 1024 ** 3;
 const DAY = 24 * HOUR;
 
 /** KV buckets: each has one owning service; others ask the owner or react to its events. */
@@ -37,7 +38,15 @@ export const BUCKETS = {
     description: 'signed-in operator sessions of the console, by SHA-256 of the session id; sign-out deletes one',
     owner: 'console',
   },
-  orders: { name: 'orders', description: 'orders and their status', owner: 'ticketing' },
+  orders: {
+    name: 'orders',
+    description: 'orders and their status, and each user\'s order index',
+    owner: 'ticketing',
+    // About a million typical orders (1 KB; at most ~80 KB with 100 long names), with the per-user
+    // hourly limit at the gateway: signed-in users cannot grow it without bound. At the bound, new
+    // orders get 503 and ticketing logs "orders bucket is full"; raise it here (ensured at start).
+    maxBytes: GIB,
+  },
   ticketProgress: {
     name: 'ticket_progress',
     ttlMs: 30 * DAY,

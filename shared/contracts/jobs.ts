@@ -2,7 +2,7 @@ import { AUTH_JOBS } from './auth.ts';
 import { MAIL_JOBS } from './mail.ts';
 import { paymentReceivedJob } from './payments.ts';
 import type { JobSpec } from './spec.ts';
-import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from './tickets.ts';
+import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsReadyMailJob, ticketsSentJob } from './tickets.ts';
 
 /**
  * Every job of the system (every durable consumer the job runner drives), in one list: what a dead
@@ -16,5 +16,6 @@ export const JOBS: readonly JobSpec<unknown>[] = [
   generateTicketJob,
   ticketGeneratedJob,
   ticketsSentJob,
+  ticketsMailFailedJob,
   ticketsReadyMailJob,
 ];

@@ -10,8 +10,9 @@ import { SUBJECTS } from './subjects.ts';
 export const MAX_ATTENDEES = 100;
 
 /**
- * pending_payment → paid → generating (k/N) → ready → sent; or `failed` (a ticket dead-lettered;
- * a replay can still complete it) or `payment_mismatch` (the payment did not match; nothing generated).
+ * pending_payment → paid → generating (k/N) → ready → sent; or `failed` (a payment, ticket or the
+ * tickets email dead-lettered; replaying the dead letter resumes the order) or `payment_mismatch`
+ * (the payment did not match; nothing generated).
  */
 export const OrderStatus = z.enum(['pending_payment', 'paid', 'generating', 'ready', 'sent', 'failed', 'payment_mismatch']);
 export type OrderStatus = z.infer<typeof OrderStatus>;
@@ -33,6 +34,8 @@ export const Order = z.object({
   currency: z.string(),
   status: OrderStatus,
   reason: z.string().optional(),
+  /** Set with `failed` when the tickets email failed: every ticket exists, only the email is owed. */
+  failedStep: z.literal('mail').optional(),
   paymentEventId: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -57,12 +60,22 @@ export type CreateOrderRequest = z.infer<typeof CreateOrderRequest>;
 export const GetOrderRequest = z.object({ orderId: z.string().min(1), userId: z.string().optional() });
 export type GetOrderRequest = z.infer<typeof GetOrderRequest>;
 
-/** One user's orders (newest first), or without `userId` the latest orders of everyone (operators). */
-export const ListOrdersRequest = z.object({ userId: z.string().min(1).optional(), limit: z.number().int().min(1).max(200).optional() });
+/**
+ * One page of a user's orders (newest first; `cursor` from the previous page's `nextCursor`), or
+ * without `userId` the most recently changed orders of everyone (operators; no cursor).
+ */
+export const ListOrdersRequest = z.object({
+  userId: z.string().min(1).optional(),
+  limit: z.number().int().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(200).optional(),
+});
 export type ListOrdersRequest = z.infer<typeof ListOrdersRequest>;
 
-/** `unavailable` is the client's own verdict (no answer), never sent by ticketing. */
-export const OrderErrorCode = z.enum(['bad_request', 'not_found']);
+/**
+ * `storage_full`: the orders bucket reached its `max_bytes`; no order can be added until an
+ * operator makes room. `unavailable` is the client's own verdict (no answer), never sent by ticketing.
+ */
+export const OrderErrorCode = z.enum(['bad_request', 'not_found', 'storage_full']);
 export type OrderErrorCode = z.infer<typeof OrderErrorCode>;
 
 const failure = z.object({ ok: z.literal(false), code: OrderErrorCode, message: z.string() });
@@ -70,7 +83,10 @@ const failure = z.object({ ok: z.literal(false), code: OrderErrorCode, message: 
 export const OrderReply = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), order: OrderView }), failure]);
 export type OrderReply = z.infer<typeof OrderReply>;
 
-export const OrderListReply = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), orders: z.array(OrderView) }), failure]);
+export const OrderListReply = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), orders: z.array(OrderView), nextCursor: z.string().nullable().optional() }),
+  failure,
+]);
 export type OrderListReply = z.infer<typeof OrderListReply>;
 
 /** Queue group of ticketing's request/reply subscriptions, so replicas share requests. */

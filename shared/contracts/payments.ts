@@ -28,6 +28,8 @@ export type PaymentSucceededData = z.infer<typeof PaymentSucceededData>;
 export const PAYMENT_HEADERS = {
   webhookId: 'Webhook-Id',
   webhookTimestamp: 'Webhook-Timestamp',
+  /** SHA-256 (hex) of the raw body: a later delivery under the same id is compared against it. */
+  bodySha256: 'Webhook-Body-Sha256',
 } as const;
 
 /** Ticketing reacts to verified payment events; its own durable consumer reads the stream from the start. */

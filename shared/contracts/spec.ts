@@ -64,6 +64,11 @@ export interface BucketSpec {
   /** Bucket-wide TTL (2.9 has no per-key TTL): bounds how long garbage stays. */
   ttlMs?: number;
   history?: number;
+  /**
+   * Most bytes the bucket may hold (its stream's `max_bytes`, discard new): a bound on storage that
+   * requests can grow. When full, new keys are refused; updates of existing ones still fit.
+   */
+  maxBytes?: number;
   description: string;
   owner: ServiceName;
   /**

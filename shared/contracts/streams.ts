@@ -35,10 +35,10 @@ export const STREAMS = {
   TICKETS: {
     name: 'TICKETS',
     owner: 'ticketing',
-    subjects: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsSent],
+    subjects: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsSent, SUBJECTS.ticketsMailFailed],
     retention: 'workqueue',
     duplicateWindowMs: 10 * MINUTE,
-    description: 'ticketing jobs: render one ticket; count a rendered ticket; record a sent email',
+    description: 'ticketing jobs: render one ticket; count a rendered ticket; record a sent or a failed tickets email',
   },
   TICKET_EVENTS: {
     name: 'TICKET_EVENTS',

@@ -10,6 +10,7 @@ export const SUBJECTS = {
   ticketGenerated: 'tickets.generated',
   ticketsReady: 'tickets.ready',
   ticketsSent: 'tickets.sent',
+  ticketsMailFailed: 'tickets.mail_failed',
   deadLetterPrefix: 'dlq',
 
   authVerifyToken: 'auth.rpc.verify_token',

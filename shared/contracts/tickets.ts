@@ -12,6 +12,8 @@ export const TICKET_IDS = {
   generated: (orderId: string, n: number) => `generated:${orderId}:${n}`,
   ready: (orderId: string) => `ready:${orderId}`,
   sent: (orderId: string) => `sent:${orderId}`,
+  /** Per dead-lettered `tickets.ready` message: a replayed one that fails again is a new event. */
+  mailFailed: (stream: string, streamSeq: number) => `mail-failed:${stream}:${streamSeq}`,
 } as const;
 
 /** `generate_ticket`: render one ticket and store it. */
@@ -57,6 +59,19 @@ export const TicketsSent = z.object({
 });
 export type TicketsSent = z.infer<typeof TicketsSent>;
 
+/**
+ * The mailer gave up on an order's tickets email (the server refused it with a 5xx, or every
+ * attempt failed): its `tickets.ready` is in the dead-letter stream. Ticketing marks the order
+ * `failed` with `reason`; replaying the dead letter sends the email and the order ends `sent`.
+ */
+export const TicketsMailFailed = z.object({
+  v: z.literal(1),
+  orderId: z.string().min(1),
+  reason: z.string().max(2_000),
+  failedAt: z.string(),
+});
+export type TicketsMailFailed = z.infer<typeof TicketsMailFailed>;
+
 const SECOND = 1_000;
 
 /** Rendering is CPU work in a child process; the timeout kills a hung render. */
@@ -96,6 +111,20 @@ export const ticketsSentJob: JobSpec<TicketsSent> = {
   maxAttempts: 20,
   backoff: { initialMs: 500, multiplier: 2, maxMs: 30 * SECOND, jitter: 0.3 },
   concurrency: 8,
+  ackWaitMs: 30 * SECOND,
+};
+
+/** Ticketing's reaction to a tickets email the mailer gave up on: the order becomes `failed`. */
+export const ticketsMailFailedJob: JobSpec<TicketsMailFailed> = {
+  name: 'tickets.mail_failed',
+  stream: STREAMS.TICKETS.name,
+  subject: SUBJECTS.ticketsMailFailed,
+  consumer: 'ticketing-mail-failed',
+  schema: TicketsMailFailed,
+  timeoutMs: 15 * SECOND,
+  maxAttempts: 20,
+  backoff: { initialMs: 500, multiplier: 2, maxMs: 30 * SECOND, jitter: 0.3 },
+  concurrency: 4,
   ackWaitMs: 30 * SECOND,
 };
 

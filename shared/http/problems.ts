@@ -12,6 +12,7 @@ export const PROBLEMS = {
   unauthenticated: { status: 401, title: 'Sign in first' },
   signature_missing: { status: 401, title: 'The webhook-id, webhook-timestamp and webhook-signature headers are required' },
   signature_invalid: { status: 401, title: 'No signature matches the body with any configured secret' },
+  timestamp_invalid: { status: 401, title: 'The webhook timestamp must be whole seconds since the epoch (digits only)' },
   timestamp_out_of_tolerance: { status: 401, title: 'The webhook timestamp is outside the accepted tolerance' },
   cross_origin: { status: 403, title: 'Cross-origin requests cannot change anything here' },
   replay_refused: { status: 403, title: 'This dead letter cannot be replayed' },

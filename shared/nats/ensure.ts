@@ -119,28 +119,11 @@ export const ensureConsumer = async (deps: EnsureDeps, job: JobSpec): Promise<vo
 };
 
 export const ensureBucket = async (nc: NatsConnection, spec: BucketSpec, replicas: number): Promise<KV> => {
-  const kv = await openOrCreateBucket(nc, spec, replicas);
-  if (spec.writtenByOthers) await refuseRollups(await jetstreamManager(nc), `KV_${spec.name}`);
-  return kv;
-};
-
-/**
- * The KV client always creates buckets that accept `Nats-Rollup` (its purge is a rollup of one
- * key). A bucket written by other services than its owner is switched to refuse them right after:
- * the client made the config, so the stream stays a KV bucket to every client, and a bucket made
- * by an older version is switched the same way. (A rollup in the moment between creation and the
- * switch could only remove what was written in that moment.)
- */
-const refuseRollups = async (jsm: JetStreamManager, stream: string) => {
-  const { config } = await jsm.streams.info(stream);
-  if (config.allow_rollup_hdrs) await jsm.streams.update(stream, { ...config, allow_rollup_hdrs: false });
-};
-
-const openOrCreateBucket = (nc: NatsConnection, spec: BucketSpec, replicas: number): Promise<KV> =>
-  new Kvm(nc).create(spec.name, {
+  const kv = await new Kvm(nc).create(spec.name, {
     history: spec.history ?? 1,
     replicas,
     ttl: spec.ttlMs ?? 0,
+    ...(spec.maxBytes ? { max_bytes: spec.maxBytes } : {}),
     description: spec.description,
     // Direct gets may be answered by any replica, and a follower can lag the leader: on an R3
     // cluster a read right after a write then returns the old value (seen in
@@ -148,6 +131,24 @@ const openOrCreateBucket = (nc: NatsConnection, spec: BucketSpec, replicas: numb
     // Reads through the stream leader see every acknowledged write.
     allow_direct: false,
   });
+  await keepToDeclaration(await jetstreamManager(nc), `KV_${spec.name}`, spec);
+  return kv;
+};
+
+/**
+ * create() leaves an existing bucket as it is, and the KV client always makes buckets that accept
+ * `Nats-Rollup` (its purge is a rollup of one key). So the stream is brought to the declaration
+ * after: its size bound, and, for a bucket written by other services than its owner, no rollups
+ * (the client made the config, so the stream stays a KV bucket to every client; a rollup in the
+ * moment between creation and the switch could only remove what was written in that moment).
+ */
+const keepToDeclaration = async (jsm: JetStreamManager, stream: string, spec: BucketSpec) => {
+  const { config } = await jsm.streams.info(stream);
+  const wanted = { max_bytes: spec.maxBytes ?? -1, allow_rollup_hdrs: spec.writtenByOthers ? false : config.allow_rollup_hdrs };
+  if (config.max_bytes !== wanted.max_bytes || config.allow_rollup_hdrs !== wanted.allow_rollup_hdrs) {
+    await jsm.streams.update(stream, { ...config, ...wanted });
+  }
+};
 
 export const ensureObjectStore = async (nc: NatsConnection, spec: ObjectStoreSpec, replicas: number): Promise<ObjectStore> =>
   new Objm(nc).create(spec.name, { replicas, ttl: spec.ttlMs ?? 0, description: spec.description });

@@ -170,6 +170,7 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
       GATEWAY_HOST: '127.0.0.1',
       // Every request comes from 127.0.0.1: the per-address limit must allow the whole load.
       RATE_LIMIT_IP_MAX: '1000000',
+      RATE_LIMIT_EMAIL_NETWORK_MAX: '50',
       RATE_LIMIT_EMAIL_MAX: '50',
     });
     await pool.start();

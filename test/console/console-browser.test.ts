@@ -26,6 +26,7 @@ import { quietLog } from '../runtime-setup.ts';
 import { startService, type RunningService } from '../services.ts';
 import { waitFor } from '../wait.ts';
 import { createDeadJobFixture, type DeadJobFixture } from './dead-job.ts';
+import { magicLinkLimits, openLimiter } from '../gateway-fakes.ts';
 
 const passwords = randomPasswords();
 const TOKEN = `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
@@ -84,9 +85,9 @@ test('the public gateway has no operator routes: every /admin path is the ordina
       getSession: async () => ({ ok: false, code: 'session_invalid', message: 'unused' }),
       endSession: async () => ({ ok: true, ended: false }),
     },
-    limiter: { hit: async () => ({ allowed: true, remaining: 1 }) },
+    limiter: openLimiter,
     isReady: () => true,
-    config: { publicUrl: 'http://127.0.0.1', appUrl: 'http://127.0.0.1/', trustProxy: false, rateLimits: { email: { max: 5, windowMs: 60_000 }, ip: { max: 5, windowMs: 60_000 } } },
+    config: { publicUrl: 'http://127.0.0.1', appUrl: 'http://127.0.0.1/', trustProxy: false, rateLimits: magicLinkLimits(5) },
     log: quietLog,
   });
   for (const [method, url] of [['GET', '/admin'], ['GET', '/admin/login'], ['GET', '/admin/events'], ['POST', '/admin/dlq/1/replay']] as const) {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { AUTH_RPC } from '#shared/contracts/auth';
 import { connectNats } from '#shared/nats/connect';
 import { createRpcClient } from '#shared/nats/rpc';
-import { linkIn, to, uniqueEmail } from '../magic-link/helpers.ts';
+import { linkIn, sessionCookie, signInWith, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { startService, type RunningService } from '../services.ts';
@@ -64,9 +64,9 @@ test('sign-in, order, payment webhook, tickets email and download work with ever
   const asked = await fetch(`${base}/auth/magic-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
   expect(asked.status).toBe(202);
   const [mail] = await smtp.waitForMessages(1, { match: to(email), timeoutMs: 30_000 });
-  const verified = await fetch(linkIn(mail!), { redirect: 'manual' });
+  const verified = await signInWith(linkIn(mail!));
   expect(verified.status).toBe(303);
-  const cookie = (verified.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const cookie = sessionCookie(verified);
 
   const created = await fetch(`${base}/orders`, {
     method: 'POST',

@@ -118,13 +118,18 @@ export const responseStats = () => ({ requests: 0, byStatus: new Map<number, num
 
 /**
  * The property every response must have: no 5xx, and every 4xx an application/problem+json body
- * with a string `code` and its own status. Returns the status for the tally.
+ * with a string `code` and its own status — except pages meant for people (`htmlPaths`, e.g. the
+ * sign-in link's failure pages), which are uncached HTML. Returns the status for the tally.
  */
-export const checkResponse = async (app: FastifyInstance, request: InjectOptions): Promise<number> => {
+export const checkResponse = async (app: FastifyInstance, request: InjectOptions, options: { htmlPaths?: RegExp } = {}): Promise<number> => {
   const res = await app.inject(request);
   const label = `${request.method} ${String(request.url)} → ${res.statusCode} ${res.body.slice(0, 300)}`;
   expect(res.statusCode, label).toBeLessThan(500);
-  if (res.statusCode >= 400) {
+  const path = String(request.url).split('?')[0] ?? '';
+  if (res.statusCode >= 400 && options.htmlPaths?.test(path) && String(res.headers['content-type']).startsWith('text/html')) {
+    expect(res.headers['cache-control'], label).toBe('no-store');
+    if (request.method !== 'HEAD') expect(res.body, label).toMatch(/^<!doctype html>/);
+  } else if (res.statusCode >= 400) {
     expect(String(res.headers['content-type']), label).toMatch(/^application\/problem\+json/);
     if (request.method !== 'HEAD') {
       const problem = res.json<{ code?: unknown; status?: unknown }>();

@@ -20,7 +20,7 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   app = buildApp({
     verify: createSignatureVerifier([SECRET]),
-    store: async () => ({ duplicate: false, seq: ++stored }),
+    store: async () => ({ duplicate: false, seq: ++stored, digest: '' }),
     isReady: () => true,
     log: quietLog,
   });

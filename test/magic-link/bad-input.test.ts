@@ -14,6 +14,7 @@ import { createKvRateLimiter } from '#shared/http/rate-limit';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { uniqueEmail } from './helpers.ts';
+import { magicLinkLimits } from '../gateway-fakes.ts';
 
 // The gateway app with its real publisher and limiter on a real AUTH stream.
 let server: NatsServer;
@@ -36,7 +37,7 @@ beforeAll(async () => {
       publicUrl: 'http://localhost:3000',
       appUrl: 'http://localhost:3000/',
       trustProxy: false,
-      rateLimits: { email: { max: 100, windowMs: 60_000 }, ip: { max: 100, windowMs: 60_000 } },
+      rateLimits: magicLinkLimits(100),
     },
     log: quietLog,
   });

@@ -26,6 +26,36 @@ export const linkIn = (mail: ReceivedMail): string => {
 
 export const tokenOf = (link: string): string => new URL(link).searchParams.get('token') ?? '';
 
+/**
+ * What a person does with the emailed link: open it (GET, a page that spends nothing) and press
+ * its "Sign in" button, which posts the page's form to the same origin as a browser would.
+ * `base` sends both requests to another address of the same gateway. Resolves with the POST's
+ * response (303 to APP_URL with the session cookie, or a failure page).
+ */
+export const signInWith = async (link: string, options: { base?: string; accept?: string } = {}): Promise<Response> => {
+  const url = new URL(link);
+  const page = await fetch(options.base ? new URL(`${url.pathname}${url.search}`, options.base) : url);
+  if (page.status !== 200) throw new Error(`the sign-in page answered ${page.status}: ${await page.text()}`);
+  const token = /name="token" value="([^"]+)"/.exec(await page.text())?.[1];
+  if (!token) throw new Error('the sign-in page has no token field');
+  const target = new URL('/auth/verify', page.url);
+  return fetch(target, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      origin: target.origin,
+      'sec-fetch-site': 'same-origin',
+      ...(options.accept ? { accept: options.accept } : {}),
+    },
+    body: new URLSearchParams({ token }),
+    redirect: 'manual',
+  });
+};
+
+/** The `name=value` of the session cookie a response set (empty when none). */
+export const sessionCookie = (response: Response): string =>
+  response.headers.getSetCookie().find((c) => c.startsWith('handoff_session='))?.split(';')[0] ?? '';
+
 export const to = (email: string) => (mail: ReceivedMail) => mail.envelope.to.includes(email);
 
 export interface Inspector {

@@ -18,6 +18,7 @@ import { createAuthClient } from '../../services/gateway/src/auth-client.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { uniqueEmail } from './helpers.ts';
+import { magicLinkLimits, openLimiter } from '../gateway-fakes.ts';
 
 // Auth runs in-process as two "replicas" (two connections in one queue group) behind a real gateway app.
 const TTL_MS = 60_000;
@@ -72,13 +73,13 @@ beforeAll(async () => {
   app = buildApp({
     jobs: { requestMagicLink: async () => undefined },
     auth: createAuthClient(createRpcClient(gatewayNc, { timeoutMs: 2_000 })),
-    limiter: { hit: async () => ({ allowed: true, remaining: 1 }) },
+    limiter: openLimiter,
     isReady: () => true,
     config: {
       publicUrl: 'https://tickets.example.test',
       appUrl: 'https://tickets.example.test/app',
       trustProxy: false,
-      rateLimits: { email: { max: 1, windowMs: 1_000 }, ip: { max: 1, windowMs: 1_000 } },
+      rateLimits: magicLinkLimits(1, 1_000),
     },
     log: quietLog,
   });
@@ -91,8 +92,12 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** A JSON client spends a token by posting it. */
 const verify = (token: string) =>
-  app.inject({ method: 'GET', url: `/auth/verify?token=${encodeURIComponent(token)}`, headers: { accept: 'application/json' } });
+  app.inject({ method: 'POST', url: '/auth/verify', payload: { token }, headers: { accept: 'application/json' } });
+/** A browser presses the confirmation page's button: a same-origin form post. */
+const press = (token: string, headers: Record<string, string> = { origin: 'https://tickets.example.test', 'sec-fetch-site': 'same-origin' }) =>
+  app.inject({ method: 'POST', url: '/auth/verify', payload: new URLSearchParams({ token }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
 
 test('only the SHA-256 of a token is stored, never the token itself', async () => {
   const token = await issue(uniqueEmail('hash'));
@@ -107,7 +112,7 @@ test('only the SHA-256 of a token is stored, never the token itself', async () =
 
 test('a valid token starts a session: Secure HttpOnly SameSite=Lax cookie, redirect to the app', async () => {
   const token = await issue(uniqueEmail('ok'));
-  const response = await app.inject({ method: 'GET', url: `/auth/verify?token=${token}` });
+  const response = await press(token);
   expect(response.statusCode).toBe(303);
   expect(response.headers.location).toBe('https://tickets.example.test/app');
   const cookie = String(response.headers['set-cookie']);
@@ -143,9 +148,79 @@ test('an unknown or malformed token gets 400 token_invalid', async () => {
   const unknown = await verify('A'.repeat(43));
   expect(unknown.statusCode).toBe(400);
   expect(unknown.json()).toMatchObject({ code: 'token_invalid' });
-  const missing = await app.inject({ method: 'GET', url: '/auth/verify' });
+  const missing = await app.inject({ method: 'GET', url: '/auth/verify', headers: { accept: 'application/json' } });
   expect(missing.statusCode).toBe(400);
   expect(missing.json()).toMatchObject({ code: 'token_invalid' });
+});
+
+test('opening the link shows a page with the token in a form and spends nothing, however often it is fetched', async () => {
+  const token = await issue(uniqueEmail('page'));
+  for (let i = 0; i < 3; i++) {
+    const page = await app.inject({ method: 'GET', url: `/auth/verify?token=${token}` });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html; charset=utf-8/);
+    expect(page.headers).toMatchObject({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-robots-tag': 'noindex, nofollow', 'x-frame-options': 'DENY' });
+    expect(page.headers['content-security-policy']).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; form-action 'self'; frame-ancestors 'none'/);
+    expect(page.headers['set-cookie']).toBeUndefined();
+    expect(page.body).toContain(`<form method="post" action="/auth/verify">`);
+    expect(page.body).toContain(`<input type="hidden" name="token" value="${token}">`);
+    expect(page.body).not.toMatch(/<script/i);
+  }
+  expect((await press(token)).statusCode).toBe(303);
+});
+
+test('the browser path answers expired, used and unknown links with a page that says so', async () => {
+  const used = await issue(uniqueEmail('used-page'));
+  expect((await press(used)).statusCode).toBe(303);
+  const cases: [string, number, RegExp][] = [
+    [used, 410, /already been used/],
+    ['A'.repeat(43), 400, /not valid/],
+  ];
+  const late = await issue(uniqueEmail('late-page'));
+  clock += TTL_MS + 1;
+  cases.push([late, 410, /has expired/]);
+  for (const [token, status, text] of cases) {
+    const page = await press(token);
+    expect(page.statusCode).toBe(status);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.body).toMatch(text);
+    expect(page.body).toContain('href="https://tickets.example.test/app"');
+    expect(page.headers['set-cookie']).toBeUndefined();
+  }
+  const malformed = await app.inject({ method: 'GET', url: '/auth/verify?token=short' });
+  expect(malformed.statusCode).toBe(400);
+  expect(malformed.body).toMatch(/not valid/);
+});
+
+test('only a same-origin post spends the token: Origin and Sec-Fetch-Site are checked, Origin: null counts only with same-origin', async () => {
+  const token = await issue(uniqueEmail('origin'));
+  const refused: Record<string, string>[] = [
+    { origin: 'https://evil.example' },
+    { origin: 'https://evil.example', 'sec-fetch-site': 'same-origin' },
+    { origin: 'https://tickets.example.test', 'sec-fetch-site': 'cross-site' },
+    { origin: 'https://tickets.example.test', 'sec-fetch-site': 'same-site' },
+    { origin: 'null' },
+    {},
+  ];
+  for (const headers of refused) {
+    const res = await press(token, headers);
+    expect(res.statusCode, JSON.stringify(headers)).toBe(403);
+    expect(res.body).toMatch(/did not come from the sign-in page/);
+  }
+  const json = await app.inject({ method: 'POST', url: '/auth/verify', payload: { token }, headers: { accept: 'application/json', origin: 'https://evil.example' } });
+  expect(json.statusCode).toBe(403);
+  expect(json.json()).toMatchObject({ code: 'cross_origin' });
+  // Our page has Referrer-Policy: no-referrer, so a browser posts its form with Origin: null.
+  const accepted = await press(token, { origin: 'null', 'sec-fetch-site': 'same-origin' });
+  expect(accepted.statusCode).toBe(303);
+});
+
+test('a form body is accepted on POST /auth/verify only; text bodies are 415', async () => {
+  const text = await app.inject({ method: 'POST', url: '/auth/verify', payload: 'token=x', headers: { 'content-type': 'text/plain', accept: 'application/json' } });
+  expect(text.statusCode).toBe(415);
+  const elsewhere = await app.inject({ method: 'POST', url: '/auth/magic-link', payload: 'email=a%40example.test', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  expect(elsewhere.statusCode).toBe(415);
 });
 
 test('10 concurrent verifications of one token, across two auth replicas, give exactly one session', async () => {

@@ -49,7 +49,12 @@ test('one magic-link request is one trace from the HTTP span through auth and th
   expect(res.status).toBe(202);
   const [mail] = await smtp.waitForMessages(1, { match: to(email) });
   const link = linkIn(mail!);
-  const verified = await fetch(`${gatewayUrl()}/auth/verify?token=${tokenOf(link)}`, { headers: { accept: 'application/json' } });
+  // A JSON client signs in by posting the token (a GET only shows the confirmation page).
+  const verified = await fetch(`${gatewayUrl()}/auth/verify`, {
+    method: 'POST',
+    headers: { accept: 'application/json', 'content-type': 'application/json' },
+    body: JSON.stringify({ token: tokenOf(link) }),
+  });
   expect(verified.status).toBe(200);
   const sessionId = /handoff_session=([^;]+)/.exec(verified.headers.get('set-cookie') ?? '')?.[1];
   expect(sessionId).toBeTruthy();

@@ -4,9 +4,9 @@ import { MAIL_JOBS } from '#shared/contracts/mail';
 import { paymentReceivedJob } from '#shared/contracts/payments';
 import type { JobSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
-import { generateTicketJob, ticketGeneratedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
+import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
 import { decodePayload, listDeadLetters, type StoredDeadLetter } from '#shared/jobs/dead-letter';
-import { linkIn, to, uniqueEmail } from '../magic-link/helpers.ts';
+import { linkIn, signInWith, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startService, type RunningService } from '../services.ts';
 import { startSmtpServer, type TestSmtpServer } from '../smtp-server.ts';
@@ -15,7 +15,7 @@ import { uniqueName, waitFor } from '../wait.ts';
 import { ensureConsoleState } from '../jobs-runtime.ts';
 
 // Every job a service consumes (each JobSpec in shared/contracts), with the real services as processes.
-const JOBS: JobSpec[] = [AUTH_JOBS.magicLink, MAIL_JOBS.send, paymentReceivedJob, generateTicketJob, ticketGeneratedJob, ticketsSentJob, ticketsReadyMailJob] as JobSpec[];
+const JOBS: JobSpec[] = [AUTH_JOBS.magicLink, MAIL_JOBS.send, paymentReceivedJob, generateTicketJob, ticketGeneratedJob, ticketsSentJob, ticketsMailFailedJob, ticketsReadyMailJob] as JobSpec[];
 
 const text = (s: string) => new TextEncoder().encode(s);
 /** Bytes no parser accepts, whatever the job. */
@@ -41,6 +41,7 @@ const NEAR_MISS: Record<string, unknown> = {
   [generateTicketJob.subject]: { v: 1, orderId: 'o', n: 0, total: 1, event: 'E', attendee: 'A' },
   [ticketGeneratedJob.subject]: { v: 1, orderId: 'o', n: 1, total: 1, object: 'o/1.pdf', size: -1 },
   [ticketsSentJob.subject]: { v: 2, orderId: 'o', sentAt: new Date().toISOString() },
+  [ticketsMailFailedJob.subject]: { v: 1, orderId: '', reason: 'r', failedAt: new Date().toISOString() },
   [ticketsReadyMailJob.subject]: { v: 1, orderId: 'o', email: 'a@example.test', event: 'E', tickets: [] },
 };
 
@@ -123,7 +124,7 @@ test('poison messages on every consumed subject reach the DLQ on their first del
   const asked = await fetch(`${base}/auth/magic-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
   expect(asked.status).toBe(202);
   const [mail] = await smtp.waitForMessages(1, { match: to(email), timeoutMs: 30_000 });
-  const verified = await fetch(linkIn(mail!), { redirect: 'manual' });
+  const verified = await signInWith(linkIn(mail!));
   expect(verified.status).toBe(303);
 
   const order = await client.createOrder(['Ada', 'Grace']);

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { AUTH_JOBS, AUTH_RPC } from '#shared/contracts/auth';
 import { createRpcClient, type RpcClient } from '#shared/nats/rpc';
-import { linkIn, to, tokenOf, uniqueEmail } from '../magic-link/helpers.ts';
+import { linkIn, signInWith, to, tokenOf, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../otlp-receiver.ts';
 import { startService, type RunningService } from '../services.ts';
@@ -144,7 +144,7 @@ test('a full sign-in leaves the raw token and session id in no log line and no s
   const token = tokenOf(link);
   expect(token.length).toBeGreaterThanOrEqual(40);
 
-  const verified = await fetch(link.replace(/^https?:\/\/[^/]+/, base), { redirect: 'manual' });
+  const verified = await signInWith(link, { base });
   expect(verified.status).toBe(303);
   const setCookie = verified.headers.get('set-cookie') ?? '';
   const sessionId = /handoff_session=([^;]+)/.exec(setCookie)?.[1] ?? '';
@@ -156,8 +156,8 @@ test('a full sign-in leaves the raw token and session id in no log line and no s
   const cookie = `handoff_session=${sessionId}`;
   expect((await fetch(`${base}/me`, { headers: { cookie } })).status).toBe(200);
   // The used token again, a token one character off, and the session after logout: all refused, all logged.
-  expect((await fetch(link.replace(/^https?:\/\/[^/]+/, base), { redirect: 'manual' })).status).toBe(410);
-  expect((await fetch(`${base}/auth/verify?token=${token.slice(0, -1)}A`, { redirect: 'manual' })).status).toBeGreaterThanOrEqual(400);
+  expect((await signInWith(link, { base })).status).toBe(410);
+  expect((await signInWith(`${base}/auth/verify?token=${token.slice(0, -1)}A`)).status).toBe(400);
   const logout = await fetch(`${base}/auth/logout`, { method: 'POST', headers: { cookie, origin: base } });
   expect(logout.status).toBe(204);
   expect((await fetch(`${base}/me`, { headers: { cookie } })).status).toBe(401);
@@ -167,8 +167,9 @@ test('a full sign-in leaves the raw token and session id in no log line and no s
   await addUser(other);
   expect((await askForLink(other)).status).toBe(202);
   const [otherMail] = await smtp.waitForMessages(1, { match: to(other), timeoutMs: 30_000 });
-  const otherToken = tokenOf(linkIn(otherMail!));
-  const secure = await fetch(`http://127.0.0.1:${httpsGateway.port}/auth/verify?token=${otherToken}`, { redirect: 'manual' });
+  const otherLink = linkIn(otherMail!);
+  const otherToken = tokenOf(otherLink);
+  const secure = await signInWith(otherLink, { base: `http://127.0.0.1:${httpsGateway.port}` });
   expect(secure.status).toBe(303);
   const secureCookie = secure.headers.get('set-cookie') ?? '';
   expect(secureCookie).toMatch(/;\s*HttpOnly/i);

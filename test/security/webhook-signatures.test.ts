@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { STREAMS } from '#shared/contracts/streams';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
+import { startProcess } from '../process.ts';
 import { startService, type RunningService } from '../services.ts';
 import { newWebhookSecret, paymentSucceeded, postWebhook, signWebhook, type SignedWebhook } from '../tickets/webhooks.ts';
 import { uniqueName } from '../wait.ts';
@@ -81,4 +84,19 @@ test('a truncated signature, or one carrying only unknown versions (v2, v1a), ge
   // The untouched request still goes through: the rejections above were about the signature alone.
   expect((await postWebhook(base, genuine)).status).toBe(200);
   expect(await stored()).toBe(before + 1);
+});
+
+test('a WEBHOOK_SECRET shorter than 24 bytes stops the real service at start, naming the variable on stderr and not the secret', async () => {
+  const launch = fileURLToPath(new URL('../../services/launch.ts', import.meta.url));
+  const short = `whsec_${randomBytes(16).toString('base64')}`;
+  for (const secret of [short, `${newWebhookSecret()} ${short}`]) {
+    const proc = startProcess(launch, { args: ['webhook-ingest'], env: { NATS_URL: nats.url, WEBHOOK_PORT: '0', WEBHOOK_HOST: '127.0.0.1', WEBHOOK_SECRET: secret }, name: 'short-secret' });
+    let stderr = '';
+    proc.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await proc.exited;
+    expect(code, proc.output()).not.toBe(0);
+    expect(stderr).toMatch(/WEBHOOK_SECRET: every secret must decode to at least 24 bytes/);
+    expect(stderr).not.toContain(short.slice('whsec_'.length));
+    expect(proc.output()).not.toMatch(/service ready/);
+  }
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { STREAMS } from '#shared/contracts/streams';
 import { listDeadLetters } from '#shared/jobs/dead-letter';
 import { replayDeadLetter } from '#shared/jobs/replay';
-import { linkIn, runCli, to, uniqueEmail } from '../magic-link/helpers.ts';
+import { linkIn, runCli, sessionCookie, signInWith, to, uniqueEmail } from '../magic-link/helpers.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { FAULTY_TICKETING, startService, type RunningService } from '../services.ts';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../smtp-server.ts';
@@ -46,8 +46,7 @@ const signIn = async (label: string) => {
   const asked = await fetch(`${base}/auth/magic-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
   expect(asked.status).toBe(202);
   const [mail] = await smtp.waitForMessages(1, { match: to(email), timeoutMs: 30_000 });
-  const verified = await fetch(linkIn(mail!), { redirect: 'manual' });
-  const cookie = (verified.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const cookie = sessionCookie(await signInWith(linkIn(mail!)));
   expect(cookie).toMatch(/^handoff_session=/);
   return { email, cookie };
 };
@@ -202,6 +201,33 @@ test('a ticket that fails every attempt fails the order with a reason and sends 
   expect((await replayDeadLetter({ publisher: client.publisher, jsm: client.jsm }, dead.id)).replayed).toBe(true);
 
   await waitForStatus(order.id, 'sent');
+  await settled();
+  const mails = smtp.messages().filter(ticketMails(order.id));
+  expect(mails).toHaveLength(1);
+  expect(mails[0]!.parsed.attachments).toHaveLength(2);
+});
+
+test('a tickets email refused with 550 fails the order with the reason on its first attempt; dlq replay (CLI) sends it and the order ends sent', async () => {
+  const order = await createOrder(['Refused Ann', 'Refused Bob']);
+  smtp.rejectWith(550, 'Mailbox unavailable');
+  try {
+    expect((await postWebhook(hooks, webhookFor(order))).status).toBe(200);
+    const failed = await waitForStatus(order.id, 'failed');
+    expect(failed.reason).toMatch(/the tickets email could not be sent after 1 attempt\(s\) \(permanent\): .*SMTP rejected the message: .*550/);
+    expect(failed.tickets).toEqual({ total: 2, generated: 2 });
+  } finally {
+    smtp.rejectWith(null);
+  }
+  expect(smtp.messages().filter(ticketMails(order.id))).toHaveLength(0);
+  const dead = await waitFor(
+    async () => (await listDeadLetters(client.js, client.jsm)).find((d) => d.record.consumer === 'mailer-tickets' && d.record.payload.includes(order.id)),
+    { what: 'the dead-lettered tickets email' },
+  );
+  const replayed = await runCli(['dlq', 'replay', String(dead.id)], { NATS_URL: nats.url });
+  expect(replayed.code, replayed.output).toBe(0);
+
+  const sent = await waitForStatus(order.id, 'sent');
+  expect(sent.reason).toBeUndefined();
   await settled();
   const mails = smtp.messages().filter(ticketMails(order.id));
   expect(mails).toHaveLength(1);

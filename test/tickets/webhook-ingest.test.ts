@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +13,7 @@ import { createSignatureVerifier } from '../../services/webhook-ingest/src/verif
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { uniqueName, waitFor } from '../wait.ts';
-import { newWebhookSecret, paymentSucceeded, signWebhook, type SignedWebhook } from './webhooks.ts';
+import { newWebhookSecret, paymentSucceeded, signRaw, signWebhook, type SignedWebhook } from './webhooks.ts';
 
 const SECRET = newWebhookSecret();
 const OLD_SECRET = newWebhookSecret();
@@ -20,6 +21,8 @@ let server: NatsServer;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let app: FastifyInstance;
+const warnings: Array<Record<string, unknown>> = [];
+let conflicts = 0;
 
 beforeAll(async () => {
   server = await startNatsServer();
@@ -29,9 +32,10 @@ beforeAll(async () => {
   const connection = watchConnection(nc);
   app = buildApp({
     verify: createSignatureVerifier([SECRET, OLD_SECRET]),
-    store: createEventStore(createPublisher(jetstream(nc)), { timeoutMs: 1_500 }),
+    store: createEventStore(createPublisher(jetstream(nc)), jsm, { timeoutMs: 1_500 }),
     isReady: connection.connected,
-    log: quietLog,
+    log: { ...quietLog, warn: (fields: object, msg?: string) => void warnings.push({ ...fields, msg }) },
+    idConflicts: { inc: () => void conflicts++ },
   });
 });
 afterAll(async () => {
@@ -116,6 +120,59 @@ test('correctly signed but malformed bodies get 400 problems and nothing is publ
     expect(res.json()).toMatchObject({ status: 400, code: 'body_malformed' });
   }
   expect(await stored()).toBe(before);
+});
+
+test('timestamps that are not digits only (1700000000junk and friends) get 401 timestamp_invalid and nothing is stored', async () => {
+  const before = await stored();
+  const genuine = signWebhook(SECRET, uniqueName('evt'), paymentSucceeded(uniqueName('o'), 2500));
+  const now = genuine.headers['webhook-timestamp']!;
+  // `${now}junk` is what a parseInt-based check reads as `now`, so the signature would match.
+  for (const timestamp of [`${now}junk`, '1700000000junk', ` ${now}`, `${now} `, `+${now}`, `${now}.0`, '1.7e9', '-1', '0x6553f100', '１７００００００００', '']) {
+    const res = await post({ ...genuine, headers: { ...genuine.headers, 'webhook-timestamp': timestamp } });
+    expect(res.statusCode, JSON.stringify(timestamp)).toBe(401);
+    expect(res.json()).toMatchObject({ code: timestamp === '' ? 'signature_missing' : 'timestamp_invalid' });
+  }
+  expect(await stored()).toBe(before);
+  expect((await post(genuine)).statusCode).toBe(200);
+});
+
+test('a body that is not valid UTF-8 is refused (400 when signed over its exact bytes, 401 when signed over a lossy decoding) and nothing is stored', async () => {
+  const before = await stored();
+  const json = Buffer.from(paymentSucceeded(uniqueName('o'), 2500));
+  const broken = Buffer.concat([json.subarray(0, 20), Buffer.from([0xc3, 0x28, 0xff]), json.subarray(20)]);
+  const exact = signRaw(SECRET, uniqueName('evt'), broken);
+  const res = await app.inject({ method: 'POST', url: '/webhooks/payments', headers: exact.headers, payload: exact.body });
+  expect(res.statusCode).toBe(400);
+  expect(res.json()).toMatchObject({ code: 'body_malformed', detail: 'the body is not valid UTF-8' });
+  // Signed over what a lossy decoding makes of the bytes: the signature is checked over the bytes themselves.
+  const lossy = signRaw(SECRET, uniqueName('evt'), broken, { over: Buffer.from(broken.toString('utf8')) });
+  const res2 = await app.inject({ method: 'POST', url: '/webhooks/payments', headers: lossy.headers, payload: lossy.body });
+  expect(res2.statusCode).toBe(401);
+  expect(res2.json()).toMatchObject({ code: 'signature_invalid' });
+  expect(await stored()).toBe(before);
+});
+
+test('the same webhook-id with a different body is answered as a duplicate, not stored, logged at warn with both digests and counted', async () => {
+  const id = uniqueName('evt');
+  const first = signWebhook(SECRET, id, paymentSucceeded(uniqueName('o'), 2500));
+  expect((await post(first)).json()).toMatchObject({ duplicate: false });
+  const sha = (body: string) => createHash('sha256').update(body).digest('hex');
+  const kept = await jsm.streams.getMessage(STREAMS.PAYMENTS.name, { last_by_subj: STREAMS.PAYMENTS.subjects[0] });
+  expect(kept?.header.get('Webhook-Body-Sha256')).toBe(sha(first.body));
+  const before = await stored();
+  const retry = await post(first);
+  expect(retry.json()).toMatchObject({ duplicate: true });
+  expect(conflicts).toBe(0);
+
+  const other = signWebhook(SECRET, id, paymentSucceeded(uniqueName('o'), 9900));
+  const res = await post(other);
+  expect(res.statusCode).toBe(200);
+  expect(res.json()).toMatchObject({ received: true, id, duplicate: true });
+  expect(await stored()).toBe(before);
+  expect(conflicts).toBe(1);
+  expect(warnings.filter((w) => w.eventId === id)).toEqual([
+    expect.objectContaining({ storedSha256: sha(first.body), receivedSha256: sha(other.body), msg: expect.stringMatching(/different body/) }),
+  ]);
 });
 
 test('other event types are acknowledged', async () => {

@@ -20,14 +20,25 @@ export const gatewayEnv = z.object({
   APP_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000/'),
   /** Which proxies in front may name the client (X-Forwarded-For): see shared/config/trust-proxy.ts. */
   TRUST_PROXY: trustProxyFromEnv,
-  /** Magic-link requests per email address per window (default 5). */
-  RATE_LIMIT_EMAIL_MAX: intFromEnv(5).pipe(z.number().min(1)),
-  /** Window of the per-email limit (default 15 minutes, at most 1 hour). */
-  RATE_LIMIT_EMAIL_WINDOW_MS: window(15 * MINUTE),
-  /** Magic-link requests per client address per window (default 30). */
+  /**
+   * Magic-link requests per email address from one client network (an IPv4 /24, an IPv6 /64) per
+   * window (default 5 per 15 minutes). A flood from a stranger's network fills only their counter.
+   */
+  RATE_LIMIT_EMAIL_NETWORK_MAX: intFromEnv(5).pipe(z.number().min(1)),
+  /** Window of the per-email-and-network limit (default 15 minutes, at most 1 hour). */
+  RATE_LIMIT_EMAIL_NETWORK_WINDOW_MS: window(15 * MINUTE),
+  /** Magic-link requests per email address from all networks together per window (default 20 per hour): the mail-bombing bound. */
+  RATE_LIMIT_EMAIL_MAX: intFromEnv(20).pipe(z.number().min(1)),
+  /** Window of the overall per-email limit (default 1 hour, at most 1 hour). */
+  RATE_LIMIT_EMAIL_WINDOW_MS: window(60 * MINUTE),
+  /** Magic-link requests per client (an IPv4 address, an IPv6 /64) per window, any email (default 30). */
   RATE_LIMIT_IP_MAX: intFromEnv(30).pipe(z.number().min(1)),
-  /** Window of the per-address limit (default 15 minutes, at most 1 hour). */
+  /** Window of the per-client limit (default 15 minutes, at most 1 hour). */
   RATE_LIMIT_IP_WINDOW_MS: window(15 * MINUTE),
+  /** Orders one signed-in user may create per window (default 20); more get 429 with Retry-After. */
+  RATE_LIMIT_ORDERS_MAX: intFromEnv(20).pipe(z.number().min(1)),
+  /** Window of the per-user order limit (default 1 hour, at most 1 hour). */
+  RATE_LIMIT_ORDERS_WINDOW_MS: window(60 * MINUTE),
   /** How long to wait for the auth service before answering 503 (default 3 s). */
   AUTH_RPC_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
   /** How long to wait for JetStream to store a job before answering 503 (default 3 s). */

@@ -21,7 +21,11 @@ export default defineService({
           void (await publisher.publish(SUBJECTS.magicLinkRequested, job, { retryForMs: config.PUBLISH_TIMEOUT_MS, timeoutMs: config.PUBLISH_TIMEOUT_MS })),
       },
       auth: createAuthClient(rpc),
-      orders: { rpc, tickets: createObjectReader(nc, OBJECT_STORES.tickets) },
+      orders: {
+        rpc,
+        tickets: createObjectReader(nc, OBJECT_STORES.tickets),
+        orderLimit: { max: config.RATE_LIMIT_ORDERS_MAX, windowMs: config.RATE_LIMIT_ORDERS_WINDOW_MS },
+      },
       limiter: createKvRateLimiter(await openBucket(nc, BUCKETS.rateLimits)),
       isReady,
       config: {
@@ -29,8 +33,9 @@ export default defineService({
         appUrl: config.APP_URL,
         trustProxy: config.TRUST_PROXY,
         rateLimits: {
+          emailNetwork: { max: config.RATE_LIMIT_EMAIL_NETWORK_MAX, windowMs: config.RATE_LIMIT_EMAIL_NETWORK_WINDOW_MS },
           email: { max: config.RATE_LIMIT_EMAIL_MAX, windowMs: config.RATE_LIMIT_EMAIL_WINDOW_MS },
-          ip: { max: config.RATE_LIMIT_IP_MAX, windowMs: config.RATE_LIMIT_IP_WINDOW_MS },
+          client: { max: config.RATE_LIMIT_IP_MAX, windowMs: config.RATE_LIMIT_IP_WINDOW_MS },
         },
       },
       log,

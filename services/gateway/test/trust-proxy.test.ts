@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from 'vitest';
 import { parseEnv } from '#shared/config/env';
-import type { RateLimiter } from '#shared/http/rate-limit';
+import { fullChecks, type QuotaLimiter } from '#shared/http/rate-limit';
 import { buildApp } from '../src/app.ts';
 import { gatewayEnv } from '../src/config.ts';
 
@@ -13,17 +13,25 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
-/** A per-key counter like the KV limiter's, recording every address it counts. */
+/** Per-key counters like the KV limiter's (all or nothing), recording every client address it counts. */
 const recordingLimiter = () => {
   const counts = new Map<string, number>();
   const addresses: string[] = [];
-  const limiter: RateLimiter = {
+  const keyOf = (check: { scope: string; subject: string }) => `${check.scope}:${check.subject}`;
+  const limiter: QuotaLimiter = {
+    async take(checks) {
+      for (const check of checks) if (check.scope === 'ip') addresses.push(check.subject);
+      const full = fullChecks(checks, checks.map((check) => counts.get(keyOf(check)) ?? 0));
+      if (full.length > 0) return { allowed: false, refused: full, retryAfterSeconds: 60 };
+      for (const check of checks) counts.set(keyOf(check), (counts.get(keyOf(check)) ?? 0) + 1);
+      return { allowed: true, release: async () => undefined };
+    },
     async hit(scope, subject, rule) {
-      if (scope === 'ip') addresses.push(subject);
-      const key = `${scope}:${subject}`;
-      const count = (counts.get(key) ?? 0) + 1;
-      counts.set(key, count);
-      return count > rule.max ? { allowed: false, retryAfterSeconds: 60 } : { allowed: true, remaining: rule.max - count };
+      const decision = await this.take([{ scope, subject, rule }]);
+      return decision.allowed ? { allowed: true, remaining: rule.max - (counts.get(`${scope}:${subject}`) ?? 0) } : { allowed: false, retryAfterSeconds: 60 };
+    },
+    async counts(checks) {
+      return checks.map((check) => counts.get(keyOf(check)) ?? 0);
     },
   };
   return { limiter, addresses };
@@ -45,7 +53,11 @@ const gateway = (env: Record<string, string>) => {
       publicUrl: config.PUBLIC_URL,
       appUrl: config.APP_URL,
       trustProxy: config.TRUST_PROXY,
-      rateLimits: { email: { max: 100, windowMs: config.RATE_LIMIT_EMAIL_WINDOW_MS }, ip: { max: config.RATE_LIMIT_IP_MAX, windowMs: config.RATE_LIMIT_IP_WINDOW_MS } },
+      rateLimits: {
+        emailNetwork: { max: 100, windowMs: config.RATE_LIMIT_EMAIL_NETWORK_WINDOW_MS },
+        email: { max: 100, windowMs: config.RATE_LIMIT_EMAIL_WINDOW_MS },
+        client: { max: config.RATE_LIMIT_IP_MAX, windowMs: config.RATE_LIMIT_IP_WINDOW_MS },
+      },
     },
     log: quietLog,
   });

@@ -6,6 +6,7 @@ import { defineService } from '#shared/service/run-service';
 import { mailerEnv } from './config.ts';
 import { createSendMail } from './handlers/send-mail.ts';
 import { createSendTickets } from './handlers/send-tickets.ts';
+import { createOnTicketsMailDeadLettered } from './handlers/tickets-dead-lettered.ts';
 import { mailSendJob } from './mail-job.ts';
 import { createKvSentRecords } from './sent-records.ts';
 import { ticketsMailJob } from './tickets-mail-job.ts';
@@ -15,7 +16,7 @@ import { createSmtpTransport, senderDomain } from './transport.ts';
 export default defineService({
   name: 'mailer',
   env: mailerEnv,
-  async start({ nc, config, publisher }) {
+  async start({ nc, config, publisher, log }) {
     const records = createKvSentRecords(await openBucket(nc, BUCKETS.mailSent));
     const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS });
     const messageIdDomain = senderDomain(config.MAIL_FROM);
@@ -25,6 +26,7 @@ export default defineService({
         worker(
           ticketsMailJob(config),
           createSendTickets({ transport, records, tickets: createObjectReader(nc, OBJECT_STORES.tickets), publisher, messageIdDomain }),
+          createOnTicketsMailDeadLettered({ publisher, log }),
         ),
       ],
       close: () => transport.close(),

@@ -3,7 +3,7 @@ import { Objm } from '@nats-io/obj';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { ORDERS_RPC, ORDERS_RPC_QUEUE } from '#shared/contracts/orders';
 import { paymentReceivedJob } from '#shared/contracts/payments';
-import { generateTicketJob, ticketGeneratedJob, ticketsSentJob } from '#shared/contracts/tickets';
+import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsSentJob } from '#shared/contracts/tickets';
 import { worker } from '#shared/jobs/workers';
 import { openBucket } from '#shared/nats/kv';
 import { rpcRoute } from '#shared/nats/rpc';
@@ -14,8 +14,10 @@ import { createGenerateTicket } from './handlers/generate-ticket.ts';
 import { createOrdersRpc } from './handlers/orders-rpc.ts';
 import { createOnPaymentReceived } from './handlers/payment-received.ts';
 import { createOnCompletionDeadLettered, createOnPaymentDeadLettered, createOnTicketDeadLettered } from './handlers/ticket-dead-lettered.ts';
+import { createOnTicketsMailFailed } from './handlers/tickets-mail-failed.ts';
 import { createOnTicketsSent } from './handlers/tickets-sent.ts';
 import { createOnTicketGenerated } from './order-completion.ts';
+import { createLatestOrders } from './latest-orders.ts';
 import { createOrderStore } from './orders-store.ts';
 import { createProgressStore } from './progress-store.ts';
 import type { RenderInput } from './render-ticket.ts';
@@ -39,12 +41,14 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
     generate: withTiming(generateTicketJob, config, { timeoutMs: config.TICKET_TIMEOUT_MS, maxAttempts: config.TICKET_MAX_ATTEMPTS, concurrency: config.TICKET_CONCURRENCY }),
     aggregate: withTiming(ticketGeneratedJob, config),
     sent: withTiming(ticketsSentJob, config),
+    mailFailed: withTiming(ticketsMailFailedJob, config),
   };
   const orders = createOrderStore(await openBucket(nc, BUCKETS.orders));
   const progress = createProgressStore(await openBucket(nc, BUCKETS.ticketProgress));
   const store = createTicketStore(await new Objm(nc).open(OBJECT_STORES.tickets.name));
   const renderer = createProcessPool<RenderInput, Uint8Array>({ module: parts.renderModule, size: config.RENDER_PROCESSES, warm: true });
-  const rpc = createOrdersRpc({ orders, progress, price: { perTicket: config.TICKET_PRICE, currency: config.CURRENCY }, log });
+  const latest = createLatestOrders({ jsm: ctx.jsm, bucket: BUCKETS.orders.name });
+  const rpc = createOrdersRpc({ orders, latest, progress, price: { perTicket: config.TICKET_PRICE, currency: config.CURRENCY }, log });
   const generate = createGenerateTicket({ store, render: (input, signal) => renderer.run(input, signal), publisher, signingKey: config.TICKET_SIGNING_KEY });
   return {
     workers: [
@@ -52,6 +56,7 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
       worker(jobs.generate, generate, createOnTicketDeadLettered({ orders, log })),
       worker(jobs.aggregate, createOnTicketGenerated({ progress, orders, store, publisher }), createOnCompletionDeadLettered({ orders, log })),
       worker(jobs.sent, createOnTicketsSent({ orders })),
+      worker(jobs.mailFailed, createOnTicketsMailFailed({ orders })),
     ],
     rpc: { queue: ORDERS_RPC_QUEUE, routes: [rpcRoute(ORDERS_RPC.create, rpc.create), rpcRoute(ORDERS_RPC.get, rpc.get), rpcRoute(ORDERS_RPC.list, rpc.list)] },
     close: () => renderer.close(),

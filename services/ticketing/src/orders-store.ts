@@ -12,21 +12,27 @@ const userIndexKey = (userId: string, orderId: string) => `by-user.${userToken(u
 
 /**
  * Where an order may go from each status. Progress only moves forward; `failed` (a dead-lettered
- * ticket) can still become `ready` after the dead letter is replayed. `sent` is reachable from
- * every post-payment status: the mailer sends only after tickets.ready, and its tickets.sent may
- * overtake the aggregator's own move to `ready` (which then must not stop the order at `ready`).
+ * payment or ticket) can still become `ready` after the dead letter is replayed, and `ready` fails
+ * when its tickets email is dead-lettered. `sent` is reachable from every post-payment status: the
+ * mailer sends only after tickets.ready, and its tickets.sent may overtake the aggregator's own
+ * move to `ready` (which then must not stop the order at `ready`).
  */
 const NEXT: Record<OrderStatus, readonly OrderStatus[]> = {
   pending_payment: ['paid', 'payment_mismatch'],
   paid: ['generating', 'ready', 'failed', 'sent'],
   generating: ['ready', 'failed', 'sent'],
   failed: ['generating', 'ready', 'sent'],
-  ready: ['sent'],
+  ready: ['failed', 'sent'],
   sent: [],
   payment_mismatch: [],
 };
 
-export const canMove = (from: OrderStatus, to: OrderStatus) => NEXT[from].includes(to);
+/**
+ * A failed tickets email (`failedStep: 'mail'`) resumes only by being sent: the aggregator's own
+ * move to `ready`, which the mailer's failure can overtake, must not bury the failure again.
+ */
+export const canMove = (from: OrderStatus, to: OrderStatus, failedStep?: Order['failedStep']) =>
+  from === 'failed' && failedStep === 'mail' ? to === 'sent' : NEXT[from].includes(to);
 
 export interface OrderStore {
   get(id: string): Promise<Order | undefined>;
@@ -34,10 +40,9 @@ export interface OrderStore {
   /** Revision-checked change; undefined from `mutate` leaves the order as it is. */
   change(id: string, mutate: (order: Order) => Order | undefined): Promise<{ value: Order; changed: boolean } | undefined>;
   /** Moves the order to `to` if that is a legal step from where it is now. */
-  move(id: string, to: OrderStatus, extra?: Partial<Pick<Order, 'reason' | 'paymentEventId'>>): Promise<{ value: Order; changed: boolean } | undefined>;
-  listByUser(userId: string): Promise<Order[]>;
-  /** The most recently changed orders, newest first (the operator dashboard). */
-  listLatest(limit: number): Promise<Order[]>;
+  move(id: string, to: OrderStatus, extra?: Partial<Pick<Order, 'reason' | 'paymentEventId' | 'failedStep'>>): Promise<{ value: Order; changed: boolean } | undefined>;
+  /** The ids in a user's index, in no particular order (order-pages.ts cuts pages from them). */
+  orderIdsOfUser(userId: string): Promise<string[]>;
 }
 
 export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date()): OrderStore => {
@@ -60,26 +65,13 @@ export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date(
     },
     move: (id, to, extra = {}) =>
       change(id, (order) => {
-        if (!canMove(order.status, to)) return undefined;
-        const { reason: _dropped, ...rest } = order;
+        if (!canMove(order.status, to, order.failedStep)) return undefined;
+        const { reason: _dropped, failedStep: _step, ...rest } = order;
         return { ...rest, ...extra, status: to };
       }),
-    async listByUser(userId) {
+    async orderIdsOfUser(userId) {
       const keys = await records.keys(`by-user.${userToken(userId)}.*`);
-      const orders = await Promise.all(keys.map((key) => get(key.split('.').at(-1) ?? '')));
-      return orders
-        .filter((order): order is Order => order !== undefined && order.userId === userId)
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    },
-    async listLatest(limit) {
-      // KV lists keys in the order of their last update, so the tail holds the recent orders; a
-      // bounded tail keeps the dashboard cheap however many orders exist.
-      const keys = (await records.keys(orderKey('*'))).slice(-limit * 4);
-      const orders = await Promise.all(keys.map((key) => get(key.split('.').at(-1) ?? '')));
-      return orders
-        .filter((order): order is Order => order !== undefined)
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-        .slice(0, limit);
+      return keys.map((key) => key.split('.').at(-1) ?? '');
     },
   };
 };

@@ -1,9 +1,11 @@
 import { expect, test } from 'vitest';
 import type { Order } from '#shared/contracts/orders';
-import type { GenerateTicket, TicketGenerated } from '#shared/contracts/tickets';
+import type { GenerateTicket, TicketGenerated, TicketsMailFailed } from '#shared/contracts/tickets';
 import type { DeadLetterRecord } from '#shared/jobs/dead-letter';
 import type { RecordKv } from '#shared/nats/kv';
 import { createOnTicketDeadLettered } from '../src/handlers/ticket-dead-lettered.ts';
+import { createOnTicketsMailFailed } from '../src/handlers/tickets-mail-failed.ts';
+import { createOnTicketsSent } from '../src/handlers/tickets-sent.ts';
 import { createOnTicketGenerated } from '../src/order-completion.ts';
 import { canMove, createOrderStore } from '../src/orders-store.ts';
 import { createProgressStore } from '../src/progress-store.ts';
@@ -113,10 +115,44 @@ test('a dead-lettered ticket fails the order with the reason; completing it late
   expect(ready?.reason).toBeUndefined();
 });
 
-test('order status only moves forward', () => {
+test('order status only moves forward; a failed tickets email resumes only to sent', () => {
   expect(canMove('pending_payment', 'paid')).toBe(true);
-  expect(canMove('ready', 'failed')).toBe(false);
+  expect(canMove('ready', 'failed')).toBe(true);
   expect(canMove('sent', 'ready')).toBe(false);
+  expect(canMove('sent', 'failed')).toBe(false);
   expect(canMove('payment_mismatch', 'paid')).toBe(false);
   expect(canMove('failed', 'ready')).toBe(true);
+  expect(canMove('failed', 'ready', 'mail')).toBe(false);
+  expect(canMove('failed', 'generating', 'mail')).toBe(false);
+  expect(canMove('failed', 'sent', 'mail')).toBe(true);
+});
+
+test('a dead-lettered tickets email fails a ready order with the reason; a late aggregator move cannot hide it; the replayed send ends it sent', async () => {
+  const { onGenerated, generated, orders, order } = await setup(1);
+  const onMailFailed = createOnTicketsMailFailed({ orders });
+  const failed: TicketsMailFailed = { v: 1, orderId: order.id, reason: 'the tickets email could not be sent after 1 attempt(s) (permanent): 550 no such user', failedAt: '2025-01-01T00:05:00.000Z' };
+  // The mailer's failure overtakes the aggregator's own move to ready.
+  await onMailFailed(failed, { log });
+  expect(await orders.get(order.id)).toMatchObject({ status: 'failed', reason: failed.reason, failedStep: 'mail' });
+  await onGenerated(generated(1), { log });
+  expect(await orders.get(order.id)).toMatchObject({ status: 'failed', failedStep: 'mail' });
+  // A second failure (a replay that failed again) leaves it failed.
+  await onMailFailed({ ...failed, reason: 'again' }, { log });
+  expect((await orders.get(order.id))?.status).toBe('failed');
+
+  await createOnTicketsSent({ orders })({ v: 1, orderId: order.id, sentAt: '2025-01-01T01:00:00.000Z' }, { log });
+  const sent = await orders.get(order.id);
+  expect(sent?.status).toBe('sent');
+  expect(sent?.reason).toBeUndefined();
+  expect(sent?.failedStep).toBeUndefined();
+  await onMailFailed(failed, { log });
+  expect((await orders.get(order.id))?.status).toBe('sent');
+});
+
+test('from ready, a failed tickets email moves the order to failed', async () => {
+  const { onGenerated, generated, orders, order } = await setup(1);
+  await onGenerated(generated(1), { log });
+  expect((await orders.get(order.id))?.status).toBe('ready');
+  await createOnTicketsMailFailed({ orders })({ v: 1, orderId: order.id, reason: 'out of attempts', failedAt: '2025-01-01T00:05:00.000Z' }, { log });
+  expect(await orders.get(order.id)).toMatchObject({ status: 'failed', reason: 'out of attempts' });
 });

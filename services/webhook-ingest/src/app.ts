@@ -7,8 +7,15 @@ import type { Log } from '#shared/observability/logger';
 import type { Metrics } from '#shared/observability/metrics';
 import type { VerifySignature } from './verify-signature.ts';
 
-/** Stores the provider's raw body durably; resolves only after JetStream's PubAck. */
-export type StoreEvent = (raw: Uint8Array, meta: { id: string; timestamp: string }) => Promise<{ duplicate: boolean; seq: number }>;
+/**
+ * Stores the provider's raw body durably; resolves only after JetStream's PubAck. `digest` is the
+ * body's SHA-256; for a duplicate, `storedDigest` is that of the event stored first under the id
+ * (absent when it could not be read back).
+ */
+export type StoreEvent = (
+  raw: Uint8Array,
+  meta: { id: string; timestamp: string },
+) => Promise<{ duplicate: boolean; seq: number; digest: string; storedDigest?: string }>;
 
 export interface IngestDeps {
   verify: VerifySignature;
@@ -16,16 +23,26 @@ export interface IngestDeps {
   isReady(): boolean;
   log: Log;
   metrics?: Metrics;
+  /** Counts a webhook-id that came again with a different body. */
+  idConflicts?: { inc(): void };
   bodyLimit?: number;
 }
 
 // Printable ASCII without spaces: the id becomes a NATS header value (Nats-Msg-Id).
 const EVENT_ID = /^[\x21-\x7e]{1,256}$/;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 const malformed = (raw: Buffer): string | undefined => {
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    return 'the body is not valid UTF-8';
+  }
   let body: unknown;
   try {
-    body = JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     return 'the body is not JSON';
   }
@@ -60,6 +77,15 @@ export const buildApp = (deps: IngestDeps): FastifyInstance => {
     }
     try {
       const stored = await deps.store(raw, verification);
+      if (stored.duplicate && stored.storedDigest !== undefined && stored.storedDigest !== stored.digest) {
+        // A provider retry repeats its bytes; a different body under a used id is a bug or an
+        // attack on the provider's side. The stored event stands; the provider is not made to retry.
+        deps.idConflicts?.inc();
+        deps.log.warn(
+          { eventId: verification.id, seq: stored.seq, storedSha256: stored.storedDigest, receivedSha256: stored.digest },
+          'webhook-id seen before with a different body: answered as a duplicate, the new body dropped',
+        );
+      }
       deps.log.info({ eventId: verification.id, seq: stored.seq, duplicate: stored.duplicate }, stored.duplicate ? 'webhook replay acknowledged' : 'webhook stored');
       return reply.code(200).send({ received: true, id: verification.id, duplicate: stored.duplicate });
     } catch (error) {

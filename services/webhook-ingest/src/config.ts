@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { commonEnv, intFromEnv } from '#shared/config/env';
+import { secretKey } from './verify-signature.ts';
 
 const SECRET = /^whsec_[A-Za-z0-9+/=]+$/;
+/** Standard Webhooks recommends 24 to 64 random bytes; a shorter key is guessable offline from one signed event. */
+export const MIN_SECRET_BYTES = 24;
 
 /**
  * Settings of webhook-ingest. `WEBHOOK_SECRET` holds one or more Standard Webhooks secrets
@@ -16,7 +19,11 @@ export const ingestEnv = z.object({
   WEBHOOK_SECRET: z
     .string({ error: 'required: the Standard Webhooks secret (whsec_…)' })
     .transform((value) => value.split(/[\s,]+/).filter(Boolean))
-    .refine((secrets) => secrets.length > 0 && secrets.every((s) => SECRET.test(s)), 'must be one or more whsec_<base64> secrets'),
+    .refine((secrets) => secrets.length > 0 && secrets.every((s) => SECRET.test(s)), 'must be one or more whsec_<base64> secrets')
+    .refine(
+      (secrets) => secrets.every((s) => secretKey(s).length >= MIN_SECRET_BYTES),
+      `every secret must decode to at least ${MIN_SECRET_BYTES} bytes (whsec_ + the base64 of ${MIN_SECRET_BYTES}+ random bytes)`,
+    ),
   /** How long the endpoint waits for JetStream to store an event before answering 503. */
   WEBHOOK_PUBLISH_TIMEOUT_MS: intFromEnv(5_000),
 });

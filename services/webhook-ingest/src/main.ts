@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import { defineService } from '#shared/service/run-service';
 import { buildApp } from './app.ts';
 import { ingestEnv } from './config.ts';
@@ -8,10 +9,16 @@ import { createSignatureVerifier } from './verify-signature.ts';
 export default defineService({
   name: 'webhook-ingest',
   env: ingestEnv,
-  async start({ config, publisher, isReady, metrics, log }) {
+  async start({ config, publisher, jsm, isReady, metrics, log }) {
+    const idConflicts = new Counter({
+      name: 'handoff_webhook_id_conflicts_total',
+      help: 'Webhooks whose id was already stored with a different body (answered as duplicates, not stored)',
+      registers: [metrics.registry],
+    });
     const app = buildApp({
       verify: createSignatureVerifier(config.WEBHOOK_SECRET),
-      store: createEventStore(publisher, { timeoutMs: config.WEBHOOK_PUBLISH_TIMEOUT_MS }),
+      store: createEventStore(publisher, jsm, { timeoutMs: config.WEBHOOK_PUBLISH_TIMEOUT_MS }),
+      idConflicts,
       isReady,
       metrics,
       log,

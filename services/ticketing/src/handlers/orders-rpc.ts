@@ -1,11 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import type { ORDERS_RPC, Order, OrderView } from '#shared/contracts/orders';
 import type { RpcHandler } from '#shared/nats/rpc';
 import type { Log } from '#shared/observability/logger';
+import { InvalidCursorError, newOrderId, pageOfUser } from '../order-pages.ts';
 import type { OrderStore } from '../orders-store.ts';
 import type { Progress, ProgressStore } from '../progress-store.ts';
 
-export const newOrderId = () => `ord_${randomBytes(10).toString('hex')}`;
+/** The server's answer to a write into a stream (a KV bucket) that reached its max_bytes. */
+const isStorageFull = (error: unknown) => error instanceof Error && /maximum bytes|insufficient (storage|resources)/i.test(error.message);
+
+/** A user's orders per page unless they ask for fewer. */
+export const DEFAULT_PAGE = 20;
 
 export const toView = (order: Order, progress: Progress | undefined): OrderView => {
   const { v: _v, ...rest } = order;
@@ -19,6 +23,8 @@ export const toView = (order: Order, progress: Progress | undefined): OrderView 
 /** The request/reply side of orders: other services never read the orders bucket themselves. */
 export const createOrdersRpc = (deps: {
   orders: OrderStore;
+  /** The most recently changed orders of everyone (operators), bounded work (latest-orders.ts). */
+  latest(limit: number): Promise<Order[]>;
   progress: Pick<ProgressStore, 'get'>;
   price: { perTicket: number; currency: string };
   log: Log;
@@ -44,7 +50,13 @@ export const createOrdersRpc = (deps: {
       createdAt: at,
       updatedAt: at,
     };
-    await deps.orders.create(order);
+    try {
+      await deps.orders.create(order);
+    } catch (error) {
+      if (!isStorageFull(error)) throw error;
+      deps.log.error({ err: error instanceof Error ? error.message : String(error) }, 'orders bucket is full (max_bytes): no new order can be stored');
+      return { ok: false, code: 'storage_full', message: 'orders cannot be stored right now' };
+    }
     deps.log.info({ orderId: order.id, tickets: order.attendees.length, amount: order.amount }, 'order created');
     return { ok: true, order: toView(order, undefined) };
   };
@@ -59,8 +71,15 @@ export const createOrdersRpc = (deps: {
   };
 
   const list: RpcHandler<typeof ORDERS_RPC.list> = async (request) => {
-    const orders = request.userId ? await deps.orders.listByUser(request.userId) : await deps.orders.listLatest(request.limit ?? 20);
-    return { ok: true, orders: await Promise.all(orders.map(view)) };
+    if (!request.userId) return { ok: true, orders: await Promise.all((await deps.latest(request.limit ?? DEFAULT_PAGE)).map(view)) };
+    try {
+      const ids = await deps.orders.orderIdsOfUser(request.userId);
+      const page = await pageOfUser({ ids, get: deps.orders.get }, request.userId, { limit: request.limit ?? DEFAULT_PAGE, cursor: request.cursor });
+      return { ok: true, orders: await Promise.all(page.orders.map(view)), nextCursor: page.nextCursor };
+    } catch (error) {
+      if (error instanceof InvalidCursorError) return { ok: false, code: 'bad_request', message: error.message };
+      throw error;
+    }
   };
 
   return { create, get, list };
