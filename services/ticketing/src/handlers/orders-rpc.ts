@@ -28,18 +28,20 @@ export const createOrdersRpc = (deps: {
   progress: Pick<ProgressStore, 'get'>;
   price: { perTicket: number; currency: string };
   log: Log;
-  newId?: () => string;
+  /** The id of an order created at `at`; ids sort by creation time, so both must come from one clock reading. */
+  newId?: (at: Date) => string;
   now?: () => Date;
 }) => {
   const now = deps.now ?? (() => new Date());
-  const newId = deps.newId ?? newOrderId;
+  const newId = deps.newId ?? ((at: Date) => newOrderId(at.getTime()));
   const view = async (order: Order) => toView(order, await deps.progress.get(order.id));
 
   const create: RpcHandler<typeof ORDERS_RPC.create> = async (request) => {
-    const at = now().toISOString();
+    const clock = now();
+    const at = clock.toISOString();
     const order: Order = {
       v: 1,
-      id: newId(),
+      id: newId(clock),
       userId: request.userId,
       email: request.email,
       event: request.event,
