@@ -11,6 +11,7 @@ import { Objm } from '@nats-io/obj';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_USER, NEEDS, PASSWORD_VARIABLES, renderAccounts, SERVICES, type ServiceName } from '../../deploy/nats/permissions.ts';
+import { resolveNatsServerBin } from '../../deploy/nats/nats-server-binary.ts';
 import { AUTH_JOBS } from '#shared/contracts/auth';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { ownedBy } from '#shared/contracts/ownership';
@@ -50,7 +51,7 @@ describe('the committed configs', () => {
   test('nats-server -t accepts server.conf and cluster.conf when every password is set', () => {
     const env = { ...process.env, ...passwords, POD_NAME: 'nats-0' };
     for (const file of ['server.conf', 'cluster.conf']) {
-      const run = spawnSync('nats-server', ['-t', '-c', file], { cwd: natsDir, env, encoding: 'utf8' });
+      const run = spawnSync(resolveNatsServerBin(), ['-t', '-c', file], { cwd: natsDir, env, encoding: 'utf8' });
       expect(run.status, `${file}: ${run.stderr}`).toBe(0);
     }
   });
@@ -58,7 +59,7 @@ describe('the committed configs', () => {
   test('nats-server refuses the config when a password is missing from its environment', () => {
     const env: Record<string, string | undefined> = { ...process.env, ...passwords };
     delete env[PASSWORD_VARIABLES[1]!];
-    const run = spawnSync('nats-server', ['-t', '-c', 'server.conf'], { cwd: natsDir, env, encoding: 'utf8' });
+    const run = spawnSync(resolveNatsServerBin(), ['-t', '-c', 'server.conf'], { cwd: natsDir, env, encoding: 'utf8' });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(PASSWORD_VARIABLES[1]);
   });
