@@ -28,7 +28,8 @@ export const createOrdersRpc = (deps: {
   progress: Pick<ProgressStore, 'get'>;
   price: { perTicket: number; currency: string };
   log: Log;
-  newId?: () => string;
+  /** The id for an order created at `atMs` (its first digits are that time, so ids sort by createdAt). */
+  newId?: (atMs: number) => string;
   now?: () => Date;
 }) => {
   const now = deps.now ?? (() => new Date());
@@ -36,10 +37,12 @@ export const createOrdersRpc = (deps: {
   const view = async (order: Order) => toView(order, await deps.progress.get(order.id));
 
   const create: RpcHandler<typeof ORDERS_RPC.create> = async (request) => {
-    const at = now().toISOString();
+    // One clock reading for both: the id's time digits and createdAt must sort the same way.
+    const date = now();
+    const at = date.toISOString();
     const order: Order = {
       v: 1,
-      id: newId(),
+      id: newId(date.getTime()),
       userId: request.userId,
       email: request.email,
       event: request.event,
