@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 const deadLettersOf = async (jobId: string): Promise<StoredDeadLetter[]> =>
-  (await listDeadLetters(fx.js, fx.jsm)).filter((d) => d.record.stream === fx.spec.stream && d.record.jobId === jobId);
+  (await listDeadLetters(fx.jsm)).filter((d) => d.record.stream === fx.spec.stream && d.record.jobId === jobId);
 
 test('a job that fails every attempt yields exactly one dead letter with every field', async () => {
   await fx.enqueue({ id: 'always-fails', plan: ['throw'] });

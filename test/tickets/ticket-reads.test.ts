@@ -117,6 +117,10 @@ test('5,000 ticket reads within a minute leave the stream’s consumer count fla
   const names = [...tickets.keys()];
   const reader = createObjectReader(nc, { name });
   expect(await consumerCount(name)).toBe(0);
+  // The server announces every consumer it creates, however briefly it lives.
+  const created: string[] = [];
+  const advisories = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.OBJ_${name}.>`, { callback: (_e, m) => void created.push(m.subject) });
+  await nc.flush();
 
   let reading = true;
   const seen: number[] = [];
@@ -142,9 +146,12 @@ test('5,000 ticket reads within a minute leave the stream’s consumer count fla
   reading = false;
   await watch;
 
+  await nc.flush();
+  advisories.unsubscribe();
   expect(reads).toBe(5_000);
   expect(seen.length).toBeGreaterThan(0);
   expect(Math.max(...seen)).toBe(0);
+  expect(created).toEqual([]);
   expect(await consumerCount(name)).toBe(0);
 }, 60_000);
 
@@ -152,6 +159,12 @@ test('the object store client’s getBlob, by contrast, leaves a consumer on the
   const { name, store } = await ticketsStore();
   await store.putBlob({ name: 'ticket.pdf' }, randomBytes(1_000));
   const opened = await new Objm(nc).open(name);
+  const created: string[] = [];
+  const advisories = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.OBJ_${name}.>`, { callback: (_e, m) => void created.push(m.subject) });
+  await nc.flush();
   for (let i = 0; i < 5; i++) await opened.getBlob('ticket.pdf');
+  await nc.flush();
+  advisories.unsubscribe();
+  expect(created).toHaveLength(5);
   expect(await consumerCount(name)).toBeGreaterThanOrEqual(5);
 });
