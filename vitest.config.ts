@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['services/**/test/**/*.test.ts', 'shared/**/test/**/*.test.ts', 'test/**/*.test.ts'],
+    // Resolves the nats-server every test starts (NATS_SERVER_BIN or the current one) and prints its version.
+    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
     fileParallelism: true,

@@ -2,9 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resolveNatsServerBin } from '../deploy/nats/nats-server-binary.ts';
 import { waitFor } from './wait.ts';
 
-const BINARY = process.env.NATS_SERVER_BIN ?? 'nats-server';
+// NATS_SERVER_BIN (the tests' global setup sets it), else the current server from current-server.sh.
+let binary: string | undefined;
+const natsServerBin = () => (binary ??= resolveNatsServerBin());
 
 export interface NatsServer {
   url: string;
@@ -55,7 +58,7 @@ export const startNatsServer = async (options: StartOptions = {}): Promise<NatsS
   const launch = async () => {
     rmSync(portsDir, { recursive: true, force: true });
     mkdirSync(portsDir, { recursive: true });
-    const proc = spawn(BINARY, [...args, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(natsServerBin(), [...args, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     proc.stderr?.on('data', (chunk: Buffer) => {
       logTail = (logTail + chunk.toString()).slice(-4000);

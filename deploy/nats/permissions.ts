@@ -158,6 +158,18 @@ const streamRead = (stream: string) => [
   `$JS.FC.${stream}.>`,
 ];
 
+/**
+ * Reading objects another service publishes: the stream's state and message gets (direct and
+ * through the leader), no consumers. shared/nats/object-reader.ts reads this way, and the server
+ * refuses a reader that would leave a consumer per read on the store (2.10+ cap consumers per stream).
+ */
+const objectRead = (stream: string) => [
+  `${API}.STREAM.INFO.${stream}`,
+  `${API}.STREAM.MSG.GET.${stream}`,
+  `${API}.DIRECT.GET.${stream}`,
+  `${API}.DIRECT.GET.${stream}.>`,
+];
+
 const bucketOwner = (bucket: string) => [
   ...streamAdmin(`KV_${bucket}`),
   ...streamRead(`KV_${bucket}`),
@@ -197,10 +209,10 @@ const operatorBasics = () => [
   `${API}.CONSUMER.NAMES.*`,
   `${API}.CONSUMER.LIST.*`,
   `${API}.CONSUMER.INFO.*.*`,
-  // The oldest unacknowledged message of each queue (its age) and dead letters by sequence.
+  // The oldest unacknowledged message of each queue (its age), and dead letters by sequence: the
+  // console lists them with message gets, never with a consumer (shared/nats/stream-reader.ts).
   `${API}.STREAM.MSG.GET.*`,
   `${API}.STREAM.MSG.DELETE.${STREAMS.DLQ.name}`,
-  ...streamRead(STREAMS.DLQ.name),
 ];
 
 const unique = (list: string[]) => [...new Set(list)];
@@ -216,7 +228,7 @@ export const permissionsFor = (name: ServiceName): Permissions => {
     ...(service.runtime ? workerBasics(service) : []),
     ...service.buckets.flatMap((b) => bucketOwner(b.name)),
     ...service.objectStores.flatMap((o) => objectStoreOwner(o.name)),
-    ...service.readsObjectStores.flatMap((o) => streamRead(`OBJ_${o.name}`)),
+    ...service.readsObjectStores.flatMap((o) => objectRead(`OBJ_${o.name}`)),
     ...(service.readsMessagesOf ?? []).map((stream) => `${API}.STREAM.MSG.GET.${stream}`),
     ...(service.operator ? operatorBasics() : []),
     ...service.calls,

@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { STREAMS } from '#shared/contracts/streams';
 import { deadLetterSubject } from '#shared/contracts/subjects';
 import type { Publisher } from '#shared/nats/publish';
 import { isNotFound } from '#shared/nats/kv';
+import { readStoredMessages } from '#shared/nats/stream-reader';
 
 /** Why a job was dead-lettered. */
 export const DeadLetterReason = z.enum(['invalid_payload', 'permanent', 'exhausted']);
@@ -102,34 +103,20 @@ export const publishDeadLetter = (publisher: Publisher, record: DeadLetterRecord
     retryForMs: 10_000,
   });
 
-/** Reads every dead letter (oldest first), up to `limit`. */
-export const listDeadLetters = async (
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  options: { limit?: number } = {},
-): Promise<StoredDeadLetter[]> => {
+/**
+ * Reads every dead letter (oldest first), up to `limit`, with message gets: no consumer is left
+ * on the DLQ however often operators list it.
+ */
+export const listDeadLetters = async (jsm: JetStreamManager, options: { limit?: number } = {}): Promise<StoredDeadLetter[]> => {
   const info = await jsm.streams.info(STREAMS.DLQ.name);
   const total = info.state.messages;
   if (total === 0) return [];
   const limit = Math.min(options.limit ?? 10_000, total);
-  const consumer = await js.consumers.get(STREAMS.DLQ.name, { deliver_policy: DeliverPolicy.All });
   const out: StoredDeadLetter[] = [];
-  try {
-    while (out.length < limit) {
-      const batch = await consumer.fetch({ max_messages: Math.min(256, limit - out.length), expires: 2_000 });
-      let got = 0;
-      for await (const m of batch) {
-        got++;
-        const parsed = DeadLetterRecord.safeParse(m.json());
-        if (parsed.success) out.push({ id: m.seq, storedAt: m.time.toISOString(), record: parsed.data });
-        if (m.info.pending === 0) break;
-      }
-      if (got === 0 || out.length >= limit) break;
-      const last = out.at(-1);
-      if (last && last.id >= info.state.last_seq) break;
-    }
-  } finally {
-    await consumer.delete().catch(() => undefined);
+  for await (const m of readStoredMessages(jsm, STREAMS.DLQ.name, { from: info.state.first_seq, to: info.state.last_seq })) {
+    const parsed = DeadLetterRecord.safeParse(m.json());
+    if (parsed.success) out.push({ id: m.seq, storedAt: m.time.toISOString(), record: parsed.data });
+    if (out.length >= limit) break;
   }
   return out;
 };
@@ -148,12 +135,8 @@ export const getDeadLetter = async (jsm: JetStreamManager, id: number): Promise<
 // Replay (where a dead letter may go back to, and the publish) lives in replay.ts.
 
 /** Deletes dead letters stored before `olderThan`; returns how many. */
-export const purgeDeadLetters = async (
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  olderThan: Date,
-): Promise<number> => {
-  const all = await listDeadLetters(js, jsm);
+export const purgeDeadLetters = async (jsm: JetStreamManager, olderThan: Date): Promise<number> => {
+  const all = await listDeadLetters(jsm);
   let removed = 0;
   for (const item of all) {
     if (new Date(item.storedAt) < olderThan && (await jsm.streams.deleteMessage(STREAMS.DLQ.name, item.id, false))) removed++;

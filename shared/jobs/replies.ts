@@ -67,8 +67,20 @@ export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: Attemp
     replies.push(() => m.nak(5_000));
     return;
   }
-  // term() without a reason: 2.9 does not honour term with a reason and redelivers.
-  replies.push(() => m.term());
+  // The reason reaches the MSG_TERMINATED advisory on 2.10+; 2.9 does not parse `+TERM <reason>`
+  // and redelivers, so there it is a plain term().
+  if (deps.server?.().termReason) {
+    const why = termReason(decision);
+    replies.push(() => m.term(why));
+  } else {
+    replies.push(() => m.term());
+  }
+};
+
+/** One line for the advisory: the dead-letter reason and the start of the error (the DLQ keeps it whole). */
+export const termReason = (decision: Pick<DeadLetterReply, 'reason' | 'error'>): string => {
+  const line = `dead-lettered (${decision.reason}): ${decision.error.split('\n')[0] ?? ''}`;
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 };
 
 /** A delivery handed back unrun or interrupted by shutdown: recorded so it does not count as an attempt. */

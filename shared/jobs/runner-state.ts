@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { Publisher } from '#shared/nats/publish';
+import type { ServerFeatures } from '#shared/nats/server-features';
 import type { Log } from '#shared/observability/logger';
 import type { AttemptLog } from './attempt-log.ts';
 import type { Cancel } from './cancel.ts';
@@ -17,6 +18,8 @@ export interface RunnerDeps {
   observer?: RunnerObserver;
   /** Called after a dead letter is stored (e.g. mark the order failed). Errors are logged, not retried. */
   onDeadLetter?: (record: DeadLetterRecord) => Promise<void>;
+  /** What the server the connection is on now offers (term with a reason); default: the floor's (2.9). */
+  server?: () => Pick<ServerFeatures, 'termReason'>;
   random?: () => number;
 }
 

@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { BUCKETS } from '#shared/contracts/buckets';
 import { ensureConsumer } from '#shared/nats/ensure';
 import { createPublisher, type Publisher } from '#shared/nats/publish';
+import { serverFeatures, type ServerFeatures } from '#shared/nats/server-features';
 import type { Log } from '#shared/observability/logger';
 import { createKvAttemptLog, type AttemptLog } from './attempt-log.ts';
 import type { JobHandler, JobSpec } from './job.ts';
@@ -17,6 +18,8 @@ export interface JobsRuntime {
   publisher: Publisher;
   attempts: AttemptLog;
   log: Log;
+  /** The features of the server the connection is on now (read per decision: a reconnect may change it). */
+  server: () => ServerFeatures;
 }
 
 /**
@@ -26,6 +29,7 @@ export interface JobsRuntime {
 export const createJobsRuntime = (nc: NatsConnection, deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; log: Log }): JobsRuntime => ({
   ...deps,
   attempts: createKvAttemptLog(() => new Kvm(nc).open(BUCKETS.jobAttempts.name)),
+  server: () => serverFeatures(nc),
 });
 
 /** The runtime on a connection of its own (worker processes outside the service bootstrap: tests, benchmarks). */
@@ -77,6 +81,7 @@ export const startWorkers = async (
         log,
         observer: options.observer,
         onDeadLetter: w.onDeadLetter,
+        server: runtime.server,
       }),
     );
   }

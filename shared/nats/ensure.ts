@@ -150,8 +150,18 @@ const keepToDeclaration = async (jsm: JetStreamManager, stream: string, spec: Bu
   }
 };
 
-export const ensureObjectStore = async (nc: NatsConnection, spec: ObjectStoreSpec, replicas: number): Promise<ObjectStore> =>
-  new Objm(nc).create(spec.name, { replicas, ttl: spec.ttlMs ?? 0, description: spec.description });
+/**
+ * The object store client creates stores with `allow_direct`; a store made otherwise (another
+ * client, by hand) gets it switched on: readers fetch objects with direct gets, never with a
+ * consumer per read (shared/nats/object-reader.ts).
+ */
+export const ensureObjectStore = async (nc: NatsConnection, spec: ObjectStoreSpec, replicas: number): Promise<ObjectStore> => {
+  const store = await new Objm(nc).create(spec.name, { replicas, ttl: spec.ttlMs ?? 0, description: spec.description });
+  const jsm = await jetstreamManager(nc);
+  const { config } = await jsm.streams.info(`OBJ_${spec.name}`);
+  if (config.allow_direct !== true) await jsm.streams.update(config.name, { ...config, allow_direct: true });
+  return store;
+};
 
 /** Creates (or brings to their declaration) the streams, buckets and object stores a service owns. */
 export const ensureOwned = async (nc: NatsConnection, deps: EnsureDeps, owned: Owned): Promise<void> => {

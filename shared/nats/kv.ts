@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { z } from 'zod';
@@ -28,7 +28,30 @@ export const isNotFound = (error: unknown): boolean =>
 export const isLive = (entry: KvEntry | null | undefined): entry is KvEntry => !!entry && entry.operation === 'PUT' && entry.length > 0;
 
 /** The narrow surface typed records need; tests pass an in-memory fake. */
-export type RecordKv = Pick<KV, 'get' | 'create' | 'update' | 'keys'>;
+export type RecordKv = Pick<KV, 'get' | 'create' | 'update'> & {
+  keys(filter: string): Promise<AsyncIterable<string> | Iterable<string>>;
+};
+
+/**
+ * A bucket's keys matching `filter`, from the stream's per-subject counts (STREAM.INFO with a
+ * subjects filter; 2.9+) instead of `kv.keys()`, which creates a consumer per call that lingers
+ * on the server: listed on a request path (a user's orders), that piles up toward the server's
+ * consumer limit. A deleted key keeps its delete marker and is listed until the marker goes, so a
+ * listed key's value may be gone (callers read it anyway).
+ */
+export const listKeys = async (jsm: Pick<JetStreamManager, 'streams'>, bucket: string, filter = '>'): Promise<string[]> => {
+  const prefix = `$KV.${bucket}.`;
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}${filter}` });
+  return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+};
+
+/** Typed records' surface over a real bucket, its keys listed without a consumer (listKeys). */
+export const recordBucket = (kv: KV, jsm: Pick<JetStreamManager, 'streams'>, bucket: string): RecordKv => ({
+  get: (key) => kv.get(key),
+  create: (key, value) => kv.create(key, value),
+  update: (key, value, revision) => kv.update(key, value, revision),
+  keys: (filter) => listKeys(jsm, bucket, filter),
+});
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 

@@ -285,7 +285,7 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
       const reply = await c.rpc.call(ORDERS_RPC.get, { orderId: id }).catch(() => undefined);
       statuses.set(id, reply?.ok ? reply.order.status : 'unknown');
     }
-    const deadLetters = (await listDeadLetters(c.js, c.jsm).catch(() => [])).map((d) => ({ job: d.record.job, reason: d.record.reason, error: d.record.error }));
+    const deadLetters = (await listDeadLetters(c.jsm).catch(() => [])).map((d) => ({ job: d.record.job, reason: d.record.reason, error: d.record.error }));
     const facts: ChaosFacts = {
       orderIds,
       orderStatus: statuses,

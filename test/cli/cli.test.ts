@@ -23,7 +23,7 @@ let dead: DeadJobFixture;
 let services: RunningService[] = [];
 const cli = (...args: string[]) => runCli(args, { NATS_URL: nats.url, LOG_LEVEL: 'warn' });
 const jobId = (label: string) => `${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const deadLetterOf = async (id: string) => (await listDeadLetters(m.js, m.jsm)).find((d) => d.record.jobId === id);
+const deadLetterOf = async (id: string) => (await listDeadLetters(m.jsm)).find((d) => d.record.jobId === id);
 
 beforeAll(async () => {
   nats = await startNatsServer();

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -32,7 +32,6 @@ const passwords = randomPasswords();
 const TOKEN = `admin-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
 let nats: NatsServer;
 let consoleService: RunningService;
-let js: JetStreamClient;
 let jsm: JetStreamManager;
 let dead: DeadJobFixture;
 let base: string;
@@ -48,7 +47,7 @@ const connectAs = async (user: string) => {
 
 const jobId = (label: string) => `${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
-const deadLetterOf = async (id: string) => (await listDeadLetters(js, jsm)).find((d) => d.record.jobId === id);
+const deadLetterOf = async (id: string) => (await listDeadLetters(jsm)).find((d) => d.record.jobId === id);
 
 beforeAll(async () => {
   nats = await startNatsServer({ config: singleServerConfig(passwords) });
@@ -62,7 +61,6 @@ beforeAll(async () => {
   });
   base = `http://127.0.0.1:${consoleService.port}`;
   const admin = await connectAs('admin');
-  js = jetstream(admin);
   jsm = await jetstreamManager(admin);
   const auth = await connectAs('auth');
   dead = await createDeadJobFixture(await openJobsRuntime(await connectAs('mailer'), quietLog), { enqueue: createPublisher(jetstream(auth), { retryForMs: 5_000 }) });

@@ -43,7 +43,7 @@ const connectAs = async (user: string) => {
 };
 const cli = (...args: string[]) => runCli(args, { NATS_URL: nats.url, NATS_USER: 'admin', NATS_PASSWORD: passwordOf(passwords, 'admin'), LOG_LEVEL: 'warn' });
 const jobId = (label: string) => `${label}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const allDead = () => listDeadLetters(jetstream(connections[0]!), admin);
+const allDead = () => listDeadLetters(admin);
 const deadLetterOf = async (id: string) => (await allDead()).find((d) => d.record.jobId === id);
 const paymentsStored = async () => (await admin.streams.info(STREAMS.PAYMENTS.name)).state.last_seq;
 

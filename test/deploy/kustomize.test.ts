@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
+import { currentNatsServerBin, natsServerVersion } from '../../deploy/nats/nats-server-binary.ts';
 import { APP_ACCOUNT, PASSWORD_VARIABLES, passwordVariable, SERVICES } from '../../deploy/nats/permissions.ts';
 import { AUTH_JOBS } from '#shared/contracts/auth';
 import { MAIL_JOBS } from '#shared/contracts/mail';
@@ -163,6 +164,25 @@ for (const overlay of ['dev', 'prod'] as const) {
       for (const v of PASSWORD_VARIABLES) expect(guard).toContain(v);
       const volume = find(objs, 'StatefulSet', 'nats')!.spec.template.spec.volumes.find((v: Obj) => v.configMap);
       expect(Object.keys(find(objs, 'ConfigMap', volume.configMap.name)!.data).sort()).toEqual(['accounts.conf', 'cluster.conf', 'server.conf']);
+    });
+
+    test('NATS runs the official image of the nats-server CI tests, enters lame duck mode before it stops, and serves monitoring on 8222', () => {
+      const sts = find(objs, 'StatefulSet', 'nats')!;
+      const nats = sts.spec.template.spec.containers[0];
+      // The version current-server.sh fetches is the one the suite ran on: bump the tag with it.
+      expect(nats.image).toBe(`nats:${natsServerVersion(currentNatsServerBin())}-alpine`);
+      expect(nats.lifecycle.preStop.exec.command).toEqual(['nats-server', '--signal', 'ldm=1']);
+      expect(nats.ports.find((p: Obj) => p.name === 'monitor').containerPort).toBe(8222);
+      const volume = sts.spec.template.spec.volumes.find((v: Obj) => v.configMap);
+      const file = envOf(nats, 'NATS_CONFIG').value.split('/').at(-1);
+      const conf: string = find(objs, 'ConfigMap', volume.configMap.name)!.data[file];
+      expect(conf).toMatch(/^http_port: 8222$/m);
+      expect(conf).toMatch(/^\s*max_file_store: \S+$/m);
+      expect(conf).toMatch(/^\s*max_memory_store: \S+$/m);
+      const seconds = (name: string) => Number(new RegExp(`^${name}: "(\\d+)s"$`, 'm').exec(conf)?.[1]);
+      expect(seconds('lame_duck_duration')).toBeGreaterThanOrEqual(30);
+      // Lame duck mode runs its course inside the pod's grace period.
+      expect(seconds('lame_duck_duration') + seconds('lame_duck_grace_period')).toBeLessThan(sts.spec.template.spec.terminationGracePeriodSeconds);
     });
 
     test('KEDA scales the three workers on the lag of their contract consumers', () => {

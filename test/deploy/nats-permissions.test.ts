@@ -11,6 +11,7 @@ import { Objm } from '@nats-io/obj';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_USER, NEEDS, PASSWORD_VARIABLES, renderAccounts, SERVICES, type ServiceName } from '../../deploy/nats/permissions.ts';
+import { resolveNatsServerBin } from '../../deploy/nats/nats-server-binary.ts';
 import { AUTH_JOBS } from '#shared/contracts/auth';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { ownedBy } from '#shared/contracts/ownership';
@@ -18,6 +19,8 @@ import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
 import { generateTicketJob } from '#shared/contracts/tickets';
 import { connectNats } from '#shared/nats/connect';
+import { createObjectReader } from '#shared/nats/object-reader';
+import { listDeadLetters } from '#shared/jobs/dead-letter';
 import { openJobsRuntime, type JobsRuntime } from '#shared/jobs/workers';
 import { ensureConsumer, ensureOwned } from '#shared/nats/ensure';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
@@ -50,7 +53,7 @@ describe('the committed configs', () => {
   test('nats-server -t accepts server.conf and cluster.conf when every password is set', () => {
     const env = { ...process.env, ...passwords, POD_NAME: 'nats-0' };
     for (const file of ['server.conf', 'cluster.conf']) {
-      const run = spawnSync('nats-server', ['-t', '-c', file], { cwd: natsDir, env, encoding: 'utf8' });
+      const run = spawnSync(resolveNatsServerBin(), ['-t', '-c', file], { cwd: natsDir, env, encoding: 'utf8' });
       expect(run.status, `${file}: ${run.stderr}`).toBe(0);
     }
   });
@@ -58,7 +61,7 @@ describe('the committed configs', () => {
   test('nats-server refuses the config when a password is missing from its environment', () => {
     const env: Record<string, string | undefined> = { ...process.env, ...passwords };
     delete env[PASSWORD_VARIABLES[1]!];
-    const run = spawnSync('nats-server', ['-t', '-c', 'server.conf'], { cwd: natsDir, env, encoding: 'utf8' });
+    const run = spawnSync(resolveNatsServerBin(), ['-t', '-c', 'server.conf'], { cwd: natsDir, env, encoding: 'utf8' });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(PASSWORD_VARIABLES[1]);
   });
@@ -118,8 +121,7 @@ describe('each service user can do what its service needs', () => {
         expect([...((await os.getBlob(`${name}/probe.pdf`)) ?? [])]).toEqual([4, 5, 6]);
       }
       for (const store of needs.readsObjectStores) {
-        const os = await new Objm(nc).open(store.name);
-        expect([...((await os.getBlob('ticketing/probe.pdf')) ?? [])]).toEqual([4, 5, 6]);
+        expect([...((await createObjectReader(nc, store).get('ticketing/probe.pdf')) ?? [])]).toEqual([4, 5, 6]);
       }
 
       for (const job of needs.jobs) await expectCanConsume(js, job.stream, job.consumer, job.subject);
@@ -199,6 +201,22 @@ describe('each service user is denied what it must not do', () => {
   test('the mailer cannot write ticket PDFs, only read them', async () => {
     const os = await new Objm(await connectAs('mailer')).open(OBJECT_STORES.tickets.name);
     await expect(os.putBlob({ name: 'forged.pdf' }, new Uint8Array([1]))).rejects.toThrow(/permission/i);
+  });
+
+  test('readers of ticket PDFs cannot leave consumers on the store: reads are message gets', async () => {
+    for (const name of ['mailer', 'gateway'] as const) {
+      const nc = await connectAs(name);
+      const stream = `OBJ_${OBJECT_STORES.tickets.name}`;
+      const create = apiRequest(nc, `$JS.API.CONSUMER.CREATE.${stream}`, { stream_name: stream, config: { ack_policy: 'none' } });
+      expect(await create, name).toMatchObject({ denied: true });
+    }
+  });
+
+  test('the console lists dead letters without a consumer on the DLQ', async () => {
+    const consoleNc = await connectAs('console');
+    const create = apiRequest(consoleNc, `$JS.API.CONSUMER.CREATE.${STREAMS.DLQ.name}`, { stream_name: STREAMS.DLQ.name, config: { ack_policy: 'none' } });
+    expect(await create).toMatchObject({ denied: true });
+    expect(Array.isArray(await listDeadLetters(await jetstreamManager(consoleNc)))).toBe(true);
   });
 
   test('no service can listen to another service\'s replies', async () => {

@@ -115,6 +115,8 @@ test('npm start with nothing at NATS_URL runs the whole system; the demo passes;
   Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), console: await freePort(), inbox: await freePort(), smtp: await freePort(), workers: await freeRun() });
   const { launcher, ready } = await start();
   expect(launcher.output()).toContain(`no NATS server at nats://127.0.0.1:${ports.nats}: starting one`);
+  // The server under test (the current one unless NATS_SERVER_BIN names another), never a stray install.
+  expect(launcher.output()).toContain(`nats: starting nats-server ${process.env.NATS_SERVER_VERSION} (${process.env.NATS_SERVER_BIN})`);
   expect(ready).toMatchObject({ gateway: `http://localhost:${ports.gateway}`, inbox: `http://127.0.0.1:${ports.inbox}`, nats: `nats://127.0.0.1:${ports.nats}` });
   expect(Object.keys(ready.pids).sort()).toEqual(['auth', 'console', 'gateway', 'mailer', 'nats-server', 'ticketing', 'webhook-ingest']);
   // The console is on its own port (npm start makes an ADMIN_TOKEN) and refuses a visitor without

@@ -149,7 +149,7 @@ test('a 5xx rejection dead-letters the mail job on its first attempt', async () 
   try {
     await enqueue(mail);
     const dead = await waitFor(
-      async () => (await listDeadLetters(messaging.js, messaging.jsm)).find((d) => d.record.jobId === mail.mailId),
+      async () => (await listDeadLetters(messaging.jsm)).find((d) => d.record.jobId === mail.mailId),
       { timeoutMs: 20_000, what: 'the dead letter' },
     );
     expect(dead.record).toMatchObject({ job: 'mail.send', reason: 'permanent', attempts: 1, subject: SUBJECTS.mailSend, consumer: job.consumer });

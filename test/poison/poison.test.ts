@@ -92,7 +92,7 @@ test('poison messages on every consumed subject reach the DLQ on their first del
 
   const letters = await waitFor(
     async () => {
-      const all = await listDeadLetters(client.js, client.jsm).catch(() => [] as StoredDeadLetter[]);
+      const all = await listDeadLetters(client.jsm).catch(() => [] as StoredDeadLetter[]);
       return all.length >= sent.length ? all : undefined;
     },
     { timeoutMs: 60_000, intervalMs: 500, what: `${sent.length} dead letters` },

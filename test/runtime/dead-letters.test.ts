@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { listDeadLetters, type StoredDeadLetter } from '#shared/jobs/dead-letter';
 import { replayDeadLetter, replayTargets } from '#shared/jobs/replay';
+import { termReason } from '#shared/jobs/replies';
+import { serverFeatures } from '#shared/nats/server-features';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { byJob, createRuntimeFixture, type RuntimeFixture } from '../runtime-setup.ts';
 import { waitFor } from '../wait.ts';
@@ -19,7 +21,7 @@ afterAll(async () => {
 });
 
 const deadLettersOf = async (jobId: string): Promise<StoredDeadLetter[]> =>
-  (await listDeadLetters(fx.js, fx.jsm)).filter((d) => d.record.stream === fx.spec.stream && d.record.jobId === jobId);
+  (await listDeadLetters(fx.jsm)).filter((d) => d.record.stream === fx.spec.stream && d.record.jobId === jobId);
 
 test('a job that fails every attempt yields exactly one dead letter with every field', async () => {
   await fx.enqueue({ id: 'always-fails', plan: ['throw'] });
@@ -84,4 +86,32 @@ test('a permanent error is dead-lettered at once, and replay runs the job again 
   await fx.enqueue({ id: 'permanent', plan: ['permanent'] });
   const permanent = await waitFor(async () => (await deadLettersOf('permanent'))[0], { what: 'permanent dead letter' });
   expect(permanent.record).toMatchObject({ reason: 'permanent', attempts: 1 });
+});
+
+test('a dead-lettered job is terminated once; on 2.10+ the MSG_TERMINATED advisory says why, on 2.9 it is a plain term', async () => {
+  const features = serverFeatures(fx.nc);
+  const advisories: Array<{ stream_seq: number; deliveries: number; reason?: string }> = [];
+  const sub = fx.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${fx.spec.stream}.${fx.spec.consumer}`, {
+    callback: (_error, m) => void advisories.push(m.json()),
+  });
+  await fx.nc.flush();
+  try {
+    await fx.enqueue({ id: 'terminated-with-reason', plan: ['permanent'] });
+    const dead = await waitFor(async () => (await deadLettersOf('terminated-with-reason'))[0], { what: 'the dead letter' });
+    const advisory = await waitFor(() => advisories.find((a) => a.stream_seq === dead.record.streamSeq), { what: 'the MSG_TERMINATED advisory' });
+    expect(advisory.deliveries).toBe(1);
+    if (features.termReason) {
+      expect(advisory.reason).toBe(termReason({ reason: 'permanent', error: dead.record.error }));
+      expect(advisory.reason).toMatch(/^dead-lettered \(permanent\): /);
+    } else {
+      expect(advisory.reason ?? '').toBe('');
+    }
+    // Terminated, not redelivered: a term the server did not understand would come back after ack-wait.
+    await waitFor(async () => (await fx.jsm.consumers.info(fx.spec.stream, fx.spec.consumer)).num_ack_pending === 0 || undefined, {
+      what: 'nothing ack-pending',
+    });
+    expect((byJob(await fx.reports()).get('terminated-with-reason') ?? []).filter((r) => r.event === 'start')).toHaveLength(1);
+  } finally {
+    sub.unsubscribe();
+  }
 });

@@ -49,7 +49,7 @@ test('for random outcome sequences every job ends exactly once, done or dead-let
 
       const terminal = async () => {
         const reports = byJob(await fx.reports());
-        const dead = (await listDeadLetters(fx.js, fx.jsm)).filter((d) => ids.includes(d.record.jobId));
+        const dead = (await listDeadLetters(fx.jsm)).filter((d) => ids.includes(d.record.jobId));
         return ids.map((id) => ({
           id,
           done: (reports.get(id) ?? []).filter((r) => r.event === 'done').length,

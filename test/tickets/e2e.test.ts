@@ -195,7 +195,7 @@ test('a ticket that fails every attempt fails the order with a reason and sends 
   expect(smtp.messages().filter(ticketMails(order.id))).toHaveLength(0);
   expect((await client.readyEvents()).some((e) => e.orderId === order.id)).toBe(false);
 
-  const dead = await waitFor(async () => (await listDeadLetters(client.js, client.jsm)).find((d) => d.record.payload.includes(order.id)), { what: 'the dead letter' });
+  const dead = await waitFor(async () => (await listDeadLetters(client.jsm)).find((d) => d.record.payload.includes(order.id)), { what: 'the dead letter' });
   await ticketing.stop();
   ticketing = await startService('ticketing', { NATS_URL: nats.url, ...TICKETING_ENV });
   expect((await replayDeadLetter({ publisher: client.publisher, jsm: client.jsm }, dead.id)).replayed).toBe(true);
@@ -220,7 +220,7 @@ test('a tickets email refused with 550 fails the order with the reason on its fi
   }
   expect(smtp.messages().filter(ticketMails(order.id))).toHaveLength(0);
   const dead = await waitFor(
-    async () => (await listDeadLetters(client.js, client.jsm)).find((d) => d.record.consumer === 'mailer-tickets' && d.record.payload.includes(order.id)),
+    async () => (await listDeadLetters(client.jsm)).find((d) => d.record.consumer === 'mailer-tickets' && d.record.payload.includes(order.id)),
     { what: 'the dead-lettered tickets email' },
   );
   const replayed = await runCli(['dlq', 'replay', String(dead.id)], { NATS_URL: nats.url });

@@ -7,6 +7,7 @@ import { BUCKETS } from '#shared/contracts/buckets';
 import { ORDERS_RPC, ORDERS_RPC_QUEUE, type Order, type OrderView } from '#shared/contracts/orders';
 import { createKvRateLimiter } from '#shared/http/rate-limit';
 import { ensureBucket } from '#shared/nats/ensure';
+import { recordBucket } from '#shared/nats/kv';
 import { createRpcClient, serveRpc, rpcRoute, type RpcClient } from '#shared/nats/rpc';
 import { buildApp } from '../../services/gateway/src/app.ts';
 import { createOrdersRpc } from '../../services/ticketing/src/handlers/orders-rpc.ts';
@@ -40,7 +41,7 @@ beforeAll(async () => {
   nc = await connect({ servers: nats.url });
   jsm = await jetstreamManager(nc);
   ordersKv = await ensureBucket(nc, BUCKETS.orders, 1);
-  store = createOrderStore(ordersKv);
+  store = createOrderStore(recordBucket(ordersKv, jsm, BUCKETS.orders.name));
   const handlers = createOrdersRpc({
     orders: store,
     latest: createLatestOrders({ jsm, bucket: BUCKETS.orders.name }),
@@ -122,6 +123,21 @@ test('GET /orders pages through 250 orders newest first: every order exactly onc
   const again = (await list(buyer, '?limit=1')).json<Page>();
   expect(again.orders[0]!.createdAt >= times[0]!).toBe(true);
   expect(created).not.toContain(again.orders[0]!.id);
+});
+
+test('listing a user’s orders 200 times creates no consumer on the orders bucket', async () => {
+  const buyer = user();
+  for (let i = 0; i < 5; i++) expect((await rpc.call(ORDERS_RPC.create, { userId: buyer, email: 'b@example.test', event: 'Gig', attendees: [{ name: 'Ada' }] })).ok).toBe(true);
+  const consumers = async () => (await jsm.streams.info(`KV_${BUCKETS.orders.name}`)).state.consumer_count;
+  expect(await consumers()).toBe(0);
+  const created: string[] = [];
+  const advisories = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.KV_${BUCKETS.orders.name}.>`, { callback: (_e, m) => void created.push(m.subject) });
+  await nc.flush();
+  for (let i = 0; i < 200; i++) expect((await list(buyer, '?limit=2')).json<Page>().orders).toHaveLength(2);
+  await nc.flush();
+  advisories.unsubscribe();
+  expect(created).toEqual([]);
+  expect(await consumers()).toBe(0);
 });
 
 test('orders with ids from before time-ordered ids come after the new ones, newest first by date', async () => {

@@ -78,7 +78,7 @@ test('a payment for an unknown order is dead-lettered with the reason and genera
   const orderId = `ord_${'0'.repeat(20)}`;
   const eventId = await client.pay({ id: orderId, amount: 2500, currency: 'EUR' });
   const dead = await waitFor(
-    async () => (await listDeadLetters(client.js, client.jsm)).find((d) => d.record.jobId === eventId),
+    async () => (await listDeadLetters(client.jsm)).find((d) => d.record.jobId === eventId),
     { timeoutMs: 20_000, what: 'the payment dead letter' },
   );
   expect(dead.record).toMatchObject({ consumer: 'ticketing-payments', reason: 'permanent' });
@@ -118,7 +118,7 @@ test('a ticket failing every attempt fails the order with the reason and no tick
   await waitFor(async () => (await client.getOrder(order.id)).tickets.generated === 2, { what: 'the other two tickets' });
   expect((await client.getOrder(order.id)).status).toBe('failed');
   const dead = await waitFor(
-    async () => (await listDeadLetters(client.js, client.jsm)).find((d) => d.record.consumer === 'ticketing-generate' && d.record.payload.includes(order.id)),
+    async () => (await listDeadLetters(client.jsm)).find((d) => d.record.consumer === 'ticketing-generate' && d.record.payload.includes(order.id)),
     { what: 'the ticket dead letter' },
   );
   expect((await client.readyEvents()).some((e) => e.orderId === order.id)).toBe(false);

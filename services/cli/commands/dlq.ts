@@ -33,8 +33,8 @@ export const dlqList: Command = {
     if (positional.length > 0) throw new UsageError(`unexpected argument: ${positional[0]}`);
     const limit = flags.limit === undefined ? 1_000 : Number(flags.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit must be a positive whole number');
-    const { js, jsm } = await handles(ctx);
-    const items = await listDeadLetters(js, jsm, { limit }).catch((error: unknown) => {
+    const { jsm } = await handles(ctx);
+    const items = await listDeadLetters(jsm, { limit }).catch((error: unknown) => {
       // No worker has started yet, so nobody has created the DLQ stream: nothing is dead.
       if (isNotFound(error)) return [];
       throw error;
@@ -84,8 +84,8 @@ export const dlqReplay: Command = {
     if (all && positional.length > 0) throw new UsageError('give one ID or --all, not both');
     if (!all && positional.length !== 1) throw new UsageError(positional.length === 0 ? 'give one ID, or --all' : `unexpected argument: ${positional[1]}`);
     const ids = all ? [] : [parseId(positional[0])];
-    const { js, jsm, publisher } = await handles(ctx);
-    if (all) ids.push(...(await listDeadLetters(js, jsm)).map((d) => d.id));
+    const { jsm, publisher } = await handles(ctx);
+    if (all) ids.push(...(await listDeadLetters(jsm)).map((d) => d.id));
     let missing = 0;
     let refused = 0;
     for (const id of ids) {
@@ -116,8 +116,8 @@ export const dlqPurge: Command = {
     if (!flags['older-than']) throw new UsageError('--older-than is required');
     const ms = parseDuration(flags['older-than']);
     if (ms === undefined) throw new UsageError(`not a duration: ${flags['older-than']} (use e.g. 30m, 12h, 7d)`);
-    const { js, jsm } = await handles(ctx);
-    const removed = await purgeDeadLetters(js, jsm, new Date(Date.now() - ms));
+    const { jsm } = await handles(ctx);
+    const removed = await purgeDeadLetters(jsm, new Date(Date.now() - ms));
     ctx.out(`purged ${removed} dead letter${removed === 1 ? '' : 's'} older than ${flags['older-than']}`);
     return 0;
   },

@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { ORDERS_RPC, OrderListReply, type OrderView } from '#shared/contracts/orders';
 import type { RpcSpec } from '#shared/contracts/spec';
@@ -11,6 +11,7 @@ import type { Publisher } from '#shared/nats/publish';
 import { readQueues, type ConsumerRow } from '#shared/nats/queue-stats';
 import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
 import { isNotFound } from '#shared/nats/kv';
+import { readStoredMessages } from '#shared/nats/stream-reader';
 
 /** A dead letter as the console shows it: with the DLQ subject it is stored on, which decides its replay. */
 export interface ConsoleDeadLetter extends StoredDeadLetter {
@@ -57,7 +58,7 @@ const askTicketing = async (call: () => Promise<OrdersResult>): Promise<OrdersRe
 const SECRET_FIELD = /"(token|sessionId|password|secret)"\s*:\s*"[^"]*"/gi;
 export const hideSecrets = (payload: string) => payload.replace(SECRET_FIELD, '"$1":"[hidden]"');
 
-export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; rpc: Pick<RpcClient, 'call'> }): AdminData => ({
+export const createAdminData = (deps: { jsm: JetStreamManager; publisher: Publisher; rpc: Pick<RpcClient, 'call'> }): AdminData => ({
   queues: () => readQueues(deps.jsm),
   async deadLetters(limit) {
     let info;
@@ -69,21 +70,13 @@ export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManag
     }
     const total = info.state.messages;
     if (total === 0) return { total, items: [] };
-    // Read only the tail of the stream, every refresh: the DLQ keeps weeks of records.
-    const consumer = await deps.js.consumers.get(STREAMS.DLQ.name, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1),
-    });
+    // Read only the tail of the stream, every refresh (the DLQ keeps weeks of records), with
+    // message gets: a refresh every 2 s per open dashboard leaves no consumer behind.
     const items: ConsoleDeadLetter[] = [];
-    try {
-      const batch = await consumer.fetch({ max_messages: limit, expires: 2_000 });
-      for await (const m of batch) {
-        const parsed = DeadLetterRecord.safeParse(m.json());
-        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) }, storedOn: m.subject });
-        if (m.info.pending === 0) break;
-      }
-    } finally {
-      await consumer.delete().catch(() => undefined);
+    const tail = { from: Math.max(info.state.first_seq, info.state.last_seq - limit + 1), to: info.state.last_seq };
+    for await (const m of readStoredMessages(deps.jsm, STREAMS.DLQ.name, tail)) {
+      const parsed = DeadLetterRecord.safeParse(m.json());
+      if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) }, storedOn: m.subject });
     }
     return { total, items: items.reverse() };
   },

@@ -15,9 +15,9 @@ import { createKvOperatorSessions } from './operator-sessions.ts';
 export default defineService({
   name: 'console',
   env: consoleEnv,
-  async start({ nc, js, jsm, publisher, config, isReady, metrics, log }) {
+  async start({ nc, jsm, publisher, config, isReady, metrics, log }) {
     const app = buildApp({
-      data: createAdminData({ js, jsm, publisher, rpc: createRpcClient(nc, { timeoutMs: config.RPC_TIMEOUT_MS }) }),
+      data: createAdminData({ jsm, publisher, rpc: createRpcClient(nc, { timeoutMs: config.RPC_TIMEOUT_MS }) }),
       token: config.ADMIN_TOKEN,
       consoleUrl: config.CONSOLE_URL,
       trustProxy: config.TRUST_PROXY,

@@ -5,7 +5,7 @@ import { ORDERS_RPC, ORDERS_RPC_QUEUE } from '#shared/contracts/orders';
 import { paymentReceivedJob } from '#shared/contracts/payments';
 import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsSentJob } from '#shared/contracts/tickets';
 import { worker } from '#shared/jobs/workers';
-import { openBucket } from '#shared/nats/kv';
+import { openBucket, recordBucket } from '#shared/nats/kv';
 import { rpcRoute } from '#shared/nats/rpc';
 import { createProcessPool } from '#shared/process-pool/pool';
 import { defineService, type ServiceContext, type Started } from '#shared/service/run-service';
@@ -43,7 +43,7 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
     sent: withTiming(ticketsSentJob, config),
     mailFailed: withTiming(ticketsMailFailedJob, config),
   };
-  const orders = createOrderStore(await openBucket(nc, BUCKETS.orders));
+  const orders = createOrderStore(recordBucket(await openBucket(nc, BUCKETS.orders), ctx.jsm, BUCKETS.orders.name));
   const progress = createProgressStore(await openBucket(nc, BUCKETS.ticketProgress));
   const store = createTicketStore(await new Objm(nc).open(OBJECT_STORES.tickets.name));
   const renderer = createProcessPool<RenderInput, Uint8Array>({ module: parts.renderModule, size: config.RENDER_PROCESSES, warm: true });
