@@ -1,6 +1,6 @@
 import type { Summary } from './stats.ts';
 import { ratio } from './stats.ts';
-import { isMeasured, type BenchResult, type Target } from './result.ts';
+import { isMeasured, type BenchResult, type ServerRun, type Target } from './result.ts';
 
 /** Targets of issue 8, judged on medians of the same run. `met: null` = not measured this run. */
 export const evaluateTargets = (r: Pick<BenchResult, 'acceptPath' | 'jobThroughput' | 'fanIn' | 'memory'>): Target[] => {
@@ -56,11 +56,29 @@ export const renderMarkdown = (r: BenchResult): string => {
   );
   out.push('');
   out.push(`Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  const servers = [r.natsServer, ...(r.otherServers ?? []).map((o) => o.natsServer)];
+  out.push('', `Measured on ${servers.map((s) => `nats-server ${s.version} (${s.role})`).join(', then ')}.`);
   if (r.machine.note) out.push('', r.machine.note);
 
+  const many = servers.length > 1;
+  if (many) out.push('', `## On nats-server ${r.natsServer.version} (${r.natsServer.role})`);
+  renderRun(out, r, many ? '###' : '##');
+  for (const other of r.otherServers ?? []) {
+    out.push('', `## On nats-server ${other.natsServer.version} (${other.natsServer.role})`);
+    renderRun(out, other, '###');
+  }
+  if (r.problems.length > 0) {
+    out.push('', '## Problems', '');
+    for (const p of r.problems) out.push(`- ${p}`);
+  }
+  return `${out.join('\n')}\n`;
+};
+
+/** One server's comparisons, memory and targets, under headings of level `h`. */
+const renderRun = (out: string[], r: Omit<ServerRun, 'natsServer'>, h: string) => {
   if (r.acceptPath) {
     const a = r.acceptPath;
-    out.push('', `## Accept path (${a.method.connections} connections, ${a.method.durationSec} s each)`, '');
+    out.push('', `${h} Accept path (${a.method.connections} connections, ${a.method.durationSec} s each)`, '');
     out.push(
       table(
         ['target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors'],
@@ -76,7 +94,7 @@ export const renderMarkdown = (r: BenchResult): string => {
 
   if (r.jobThroughput) {
     const j = r.jobThroughput;
-    out.push('', `## Job throughput (no-op jobs, concurrency ${j.method.concurrency})`, '');
+    out.push('', `${h} Job throughput (no-op jobs, concurrency ${j.method.concurrency})`, '');
     out.push(
       table(
         ['system', 'jobs/s at saturation', 'write syscalls/job', `p50 ms at ${j.method.latencyRatePerSec}/s`, 'p99 ms', 'max ms', 'achieved rate /s', 'worker peak RSS MB'],
@@ -100,7 +118,7 @@ export const renderMarkdown = (r: BenchResult): string => {
   }
 
   if (r.fanIn) {
-    out.push('', '## Fan-in (webhook → tickets.ready)', '');
+    out.push('', `${h} Fan-in (webhook → tickets.ready)`, '');
     out.push(
       table(
         ['scenario', 'workers', 'wall ms', 'tickets/s'],
@@ -113,7 +131,7 @@ export const renderMarkdown = (r: BenchResult): string => {
   }
 
   if (r.memory.length > 0) {
-    out.push('', '## Peak RSS per process', '');
+    out.push('', `${h} Peak RSS per process`, '');
     out.push(
       table(
         ['comparison', 'process', 'peak RSS MB (VmHWM)', 'with child processes MB'],
@@ -122,16 +140,11 @@ export const renderMarkdown = (r: BenchResult): string => {
     );
   }
 
-  out.push('', '## Targets', '');
+  out.push('', `${h} Targets`, '');
   out.push(
     table(
       ['target', 'measured', 'threshold', 'verdict'],
       r.targets.map((t) => [t.description, t.value === null ? '–' : formatNumber(t.value), t.threshold, verdict(t.met)]),
     ),
   );
-  if (r.problems.length > 0) {
-    out.push('', '## Problems', '');
-    for (const p of r.problems) out.push(`- ${p}`);
-  }
-  return `${out.join('\n')}\n`;
 };

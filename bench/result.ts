@@ -77,6 +77,23 @@ export const TargetSchema = z.object({
   met: z.boolean().nullable(),
 });
 
+/** The nats-server a set of comparisons ran against: `current` is the primary target, `floor` the oldest supported. */
+export const NatsServerSchema = z.object({
+  role: z.enum(['current', 'floor']),
+  version: z.string(),
+  binary: z.string(),
+});
+
+/** The comparisons of a full run repeated on another server (the floor), judged on their own. */
+export const ServerRunSchema = z.object({
+  natsServer: NatsServerSchema,
+  jobThroughput: JobThroughputSchema.optional(),
+  acceptPath: AcceptPathSchema.optional(),
+  fanIn: FanInSchema.optional(),
+  memory: z.array(ProcessMemorySchema),
+  targets: z.array(TargetSchema),
+});
+
 export const BenchResultSchema = z.object({
   schema: z.literal(1),
   mode: z.enum(['quick', 'full', 'custom']),
@@ -85,6 +102,8 @@ export const BenchResultSchema = z.object({
   durationSec: z.number(),
   runsPerMeasurement: z.number(),
   versions: z.record(z.string(), z.string()),
+  /** The server the comparisons below ran against (the current one, unless NATS_SERVER_BIN named another). */
+  natsServer: NatsServerSchema,
   machine: z.object({
     cpus: z.number(),
     cpuModel: z.string(),
@@ -98,6 +117,8 @@ export const BenchResultSchema = z.object({
   fanIn: FanInSchema.optional(),
   memory: z.array(ProcessMemorySchema),
   targets: z.array(TargetSchema),
+  /** The full run repeats every comparison on the floor server. */
+  otherServers: z.array(ServerRunSchema).optional(),
   problems: z.array(z.string()),
 });
 
@@ -110,5 +131,7 @@ export type FanInResult = z.infer<typeof FanInSchema>;
 export type ProcessMemory = z.infer<typeof ProcessMemorySchema>;
 export type Target = z.infer<typeof TargetSchema>;
 export type BenchResult = z.infer<typeof BenchResultSchema>;
+export type NatsServerInfo = z.infer<typeof NatsServerSchema>;
+export type ServerRun = z.infer<typeof ServerRunSchema>;
 
 export const isMeasured = <T extends { skipped?: string } | object>(r: T): r is Exclude<T, { skipped: string }> => !('skipped' in r);

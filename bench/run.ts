@@ -1,6 +1,8 @@
 /**
- * `npm run bench [-- --quick] [--only jobs,accept,fanin] [--runs N] [--log-level warn] [--profile]`: runs the comparisons of
- * issue 8 on this machine, writes bench/results/latest.json and latest.md, prints the table.
+ * `npm run bench [-- --quick] [--only jobs,accept,fanin] [--runs N] [--nats current|floor|both] [--log-level warn] [--profile]`:
+ * runs the comparisons of issue 8 on this machine, writes bench/results/latest.json and latest.md,
+ * prints the table. The full run measures on the current nats-server and on the floor (2.9.10),
+ * `--quick` on the current one; `--nats` chooses.
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +14,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string', multiple: true },
     runs: { type: 'string' },
+    /** Which nats-server(s): current (NATS_SERVER_BIN or current-server.sh), floor (2.9.10), or both. */
+    nats: { type: 'string' },
     'out-dir': { type: 'string' },
     /** Worker log level for the Handoff runner (default info, as services ship). */
     'log-level': { type: 'string' },
@@ -28,6 +32,11 @@ for (const name of only) {
     process.exit(2);
   }
 }
+const NATS_CHOICES: Record<string, BenchPlan['servers']> = { current: ['current'], floor: ['floor'], both: ['current', 'floor'] };
+if (values.nats !== undefined && !NATS_CHOICES[values.nats]) {
+  console.error(`--nats must be current, floor or both; got "${values.nats}"`);
+  process.exit(2);
+}
 const preset = PLANS[values.quick ? 'quick' : 'full'];
 const runs = values.runs ? Number(values.runs) : preset.runs;
 if (!Number.isInteger(runs) || runs < 1) {
@@ -36,6 +45,7 @@ if (!Number.isInteger(runs) || runs < 1) {
 }
 const plan: BenchPlan = {
   ...preset,
+  servers: (values.nats && NATS_CHOICES[values.nats]) || preset.servers,
   runs,
   only: only.length > 0 ? (only as Comparison[]) : preset.only,
   jobs: {
@@ -43,12 +53,12 @@ const plan: BenchPlan = {
     logLevel: values['log-level'] ?? preset.jobs.logLevel,
     profileDir: values.profile ? fileURLToPath(new URL('./results/profiles/', import.meta.url)) : undefined,
   },
-  mode: only.length > 0 || runs !== preset.runs || values['log-level'] ? 'custom' : preset.mode,
+  mode: only.length > 0 || runs !== preset.runs || values['log-level'] || values.nats ? 'custom' : preset.mode,
 };
 
 const started = Date.now();
 const log = (line: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
-log(`${values.quick ? 'quick' : 'full'} run: ${plan.only.join(', ')}, ${plan.runs} runs each`);
+log(`${values.quick ? 'quick' : 'full'} run: ${plan.only.join(', ')}, ${plan.runs} runs each, on the ${plan.servers.join(' and ')} nats-server`);
 const result = await runBenchmark(plan, log);
 const written = writeResults(result, values['out-dir'] ?? fileURLToPath(new URL('./results/', import.meta.url)));
 process.stdout.write(renderMarkdown(result));

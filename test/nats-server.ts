@@ -29,6 +29,8 @@ export interface StartOptions {
   /** Reuse a store (e.g. a cluster node); default a fresh temp dir. */
   storeDir?: string;
   port?: number;
+  /** The nats-server to run; default NATS_SERVER_BIN, else the current one (the benchmark runs both). */
+  binary?: string;
 }
 
 const exited = (child: ChildProcess) =>
@@ -58,7 +60,7 @@ export const startNatsServer = async (options: StartOptions = {}): Promise<NatsS
   const launch = async () => {
     rmSync(portsDir, { recursive: true, force: true });
     mkdirSync(portsDir, { recursive: true });
-    const proc = spawn(natsServerBin(), [...args, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(options.binary ?? natsServerBin(), [...args, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     proc.stderr?.on('data', (chunk: Buffer) => {
       logTail = (logTail + chunk.toString()).slice(-4000);

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { runBenchmark, writeResults, type BenchPlan } from '../../bench/harness.ts';
+import { PLANS, runBenchmark, writeResults, type BenchPlan } from '../../bench/harness.ts';
+import { currentNatsServerBin, floorNatsServerBin, natsServerVersion } from '../../deploy/nats/nats-server-binary.ts';
 import { descendants, peakRssMb } from '../../bench/memory.ts';
 import { sendAll } from '../../bench/pace.ts';
 import { evaluateTargets, formatSummary, renderMarkdown } from '../../bench/report.ts';
@@ -91,6 +92,7 @@ const sample = (): BenchResult => {
     durationSec: 1,
     runsPerMeasurement: 1,
     versions: { node: process.version },
+    natsServer: { role: 'current', version: '2.15.1', binary: '/cache/2.15.1-1/usr/sbin/nats-server' },
     machine: { cpus: 2, cpuModel: 'test', memoryGb: 1, os: 'test', loadAverageAtStart: [0, 0, 0], note: '' },
     ...partial,
     targets: evaluateTargets(partial as never),
@@ -110,6 +112,18 @@ describe('report', () => {
     expect(byId.get('memory.workers')).toMatchObject({ value: 150, met: true });
   });
 
+  test('the markdown names the server each part ran on; a full run shows the floor’s figures in their own section', () => {
+    const one = renderMarkdown(sample());
+    expect(one).toContain('Measured on nats-server 2.15.1 (current).');
+    expect(one).not.toContain('## On nats-server');
+    const floor = { natsServer: { role: 'floor' as const, version: '2.9.10', binary: '/usr/sbin/nats-server' }, memory: [], targets: evaluateTargets({ memory: [] }) };
+    const both = renderMarkdown(BenchResultSchema.parse({ ...sample(), otherServers: [floor] }));
+    expect(both).toContain('Measured on nats-server 2.15.1 (current), then nats-server 2.9.10 (floor).');
+    expect(both).toContain('## On nats-server 2.15.1 (current)');
+    expect(both).toContain('### Accept path (100 connections, 3 s each)');
+    expect(both.indexOf('## On nats-server 2.9.10 (floor)')).toBeGreaterThan(both.indexOf('### Targets'));
+  });
+
   test('the markdown shows median (min–max), skipped rows with their reason, and verdicts', () => {
     expect(formatSummary({ median: 12_345, min: 11_900, max: 12_800, runs: [1, 2, 3] })).toBe('12,345 (11,900–12,800)');
     const md = renderMarkdown(sample());
@@ -127,9 +141,12 @@ describe('memory', () => {
   });
 });
 
-test('a tiny real job-throughput run end to end produces latest.json and latest.md of the published shape', async () => {
+test('a tiny real job-throughput run on the current server and the floor records both servers, and writes latest.json and latest.md of the published shape', async () => {
+  const binaries = { current: currentNatsServerBin(), floor: floorNatsServerBin() };
   const plan: BenchPlan = {
     mode: 'custom',
+    servers: ['current', 'floor'],
+    binaries,
     runs: 1,
     only: ['jobs'],
     // BullMQ is left out: this test must not depend on Redis being installed.
@@ -139,23 +156,35 @@ test('a tiny real job-throughput run end to end produces latest.json and latest.
   };
   const result = await runBenchmark(plan);
   expect(result.problems).toEqual([]);
-  const systems = result.jobThroughput?.systems ?? [];
-  expect(systems.map((s) => s.id)).toEqual(['handoff', 'jetstream']);
-  for (const s of systems) {
-    if ('skipped' in s) throw new Error(`${s.id} skipped: ${s.skipped}`);
-    expect(s.saturation.jobsPerSec.median).toBeGreaterThan(0);
-    expect(s.latency.p99Ms.runs).toHaveLength(1);
-    expect(s.workerPeakRssMb.median).toBeGreaterThan(0);
+  expect(result.natsServer).toEqual({ role: 'current', binary: binaries.current, version: natsServerVersion(binaries.current) });
+  expect(result.versions['nats-server']).toBe(natsServerVersion(binaries.current));
+  expect(result.otherServers?.map((o) => o.natsServer)).toEqual([{ role: 'floor', binary: binaries.floor, version: natsServerVersion(binaries.floor) }]);
+  for (const run of [result, ...(result.otherServers ?? [])]) {
+    const systems = run.jobThroughput?.systems ?? [];
+    expect(systems.map((s) => s.id)).toEqual(['handoff', 'jetstream']);
+    for (const s of systems) {
+      if ('skipped' in s) throw new Error(`${s.id} skipped: ${s.skipped}`);
+      expect(s.saturation.jobsPerSec.median).toBeGreaterThan(0);
+      expect(s.latency.p99Ms.runs).toHaveLength(1);
+      expect(s.workerPeakRssMb.median).toBeGreaterThan(0);
+    }
+    expect(run.targets.find((t) => t.id === 'jobs.vs-jetstream')?.value).not.toBeNull();
+    expect(run.memory.some((m) => m.process === 'nats-server')).toBe(true);
   }
-  expect(result.targets.find((t) => t.id === 'jobs.vs-jetstream')?.value).not.toBeNull();
-  expect(result.memory.some((m) => m.process === 'nats-server')).toBe(true);
 
   const dir = mkdtempSync(join(tmpdir(), 'handoff-bench-'));
   try {
     const written = writeResults(result, dir);
     expect(BenchResultSchema.parse(JSON.parse(readFileSync(written.json, 'utf8')))).toEqual(result);
-    expect(readFileSync(written.markdown, 'utf8')).toContain('## Job throughput');
+    const md = readFileSync(written.markdown, 'utf8');
+    expect(md).toContain('### Job throughput');
+    expect(md).toContain(`## On nats-server ${natsServerVersion(binaries.floor)} (floor)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a quick run measures on the current server only; the full run on the current one and the floor', () => {
+  expect(PLANS.quick.servers).toEqual(['current']);
+  expect(PLANS.full.servers).toEqual(['current', 'floor']);
 });
