@@ -85,7 +85,8 @@ const contextOf = <T>(state: RunnerState<T>, info: AttemptInfo, cancel: Cancel):
 });
 
 const logLine = <T>(state: RunnerState<T>, info: AttemptInfo, outcome: AttemptOutcome, decision: Reply, durationMs: number, failure: FailedAttempt | undefined) => {
-  const line: Record<string, unknown> = { job: state.job.name, jobId: info.jobId, attempt: info.attempt, durationMs, outcome: outcome.kind, reply: decision.kind };
+  // The stream sequence lets an operator (and the chaos report) follow one message across workers.
+  const line: Record<string, unknown> = { job: state.job.name, jobId: info.jobId, streamSeq: info.streamSeq, attempt: info.attempt, durationMs, outcome: outcome.kind, reply: decision.kind };
   if (decision.kind === 'nak') line.retryInMs = decision.delayMs;
   if (failure) line.err = failure.error;
   const { log } = state.deps;
