@@ -100,6 +100,7 @@ export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: Can
   const { job } = state;
   const started = Date.now();
   const info = describe(state, m, await attemptOf(state, m));
+  state.deps.log.debug({ job: job.name, jobId: info.jobId, streamSeq: m.seq, attempt: info.attempt, deliveries: m.info.deliveryCount }, 'job started');
   const observation = state.observer.attemptStarted(info);
   const timeout = setTimeout(() => cancel.cancel(new JobTimeoutError(job.timeoutMs)), job.timeoutMs);
   // A delivery past the limit means a worker died during the last attempt: dead-letter it unrun.
