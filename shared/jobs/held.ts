@@ -36,12 +36,27 @@ export const silentFor = <T>(state: RunnerState<T>, m: JsMsg, now: number): numb
 /** How often the keep-alive resets the ack timers: three times per ack-wait. */
 export const keepAliveEveryMs = <T>(state: RunnerState<T>): number => Math.max(250, Math.floor(state.job.ackWaitMs / 3));
 
+/** Time for a `working()` to reach the server before the ack timer it resets runs out. */
+export const leewayMs = <T>(state: RunnerState<T>): number => Math.max(100, Math.floor(state.job.ackWaitMs / 10));
+
 /**
- * Not kept alive for two keep-alive periods (two thirds of its ack-wait): the server's timer
- * started before the message reached us, and a process starved of CPU sends its keep-alive late,
- * so the server may already have handed it to another worker. One period of lateness is allowed.
+ * Silent for (nearly) its whole ack-wait: the server may already have handed it to another worker.
+ * `aliveAt` is at the latest when the server's timer started, give or take one event-loop turn (a
+ * message counts from the last time this process is known to have run, see `hold`), so a message
+ * that is not stale has not been redelivered. Only then: under heavy load a stricter rule would
+ * drop messages nobody else has.
  */
-export const isStale = <T>(state: RunnerState<T>, m: JsMsg, now: number): boolean => silentFor(state, m, now) > 2 * keepAliveEveryMs(state);
+export const isStale = <T>(state: RunnerState<T>, m: JsMsg, now: number): boolean => silentFor(state, m, now) >= state.job.ackWaitMs - leewayMs(state);
+
+/**
+ * A message about to start that has been silent for more than a keep-alive period is kept alive
+ * at once: the next tick could come after its ack-wait.
+ */
+export const refreshIfQuiet = <T>(state: RunnerState<T>, m: JsMsg, now: number): void => {
+  if (silentFor(state, m, now) <= keepAliveEveryMs(state)) return;
+  m.working();
+  state.aliveAt.set(m, now);
+};
 
 /**
  * Lets go of a waiting message without running or answering it: the server redelivers it when its

@@ -1,5 +1,5 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { dropStale, isStale, keepAliveEveryMs, silentFor } from './held.ts';
+import { dropStale, isStale, keepAliveEveryMs, leewayMs, silentFor } from './held.ts';
 import { pump } from './pull-loop.ts';
 import type { RunnerState } from './runner-state.ts';
 
@@ -40,7 +40,7 @@ export const startKeepAlive = <T>(state: RunnerState<T>): (() => void) => {
   const timer = setInterval(() => {
     const now = Date.now();
     // A late tick means the event loop stalled: it was last known to run at the previous tick.
-    state.responsiveAt = now - tickAt > everyMs * 1.5 ? tickAt : now;
+    state.responsiveAt = now - tickAt > everyMs + leewayMs(state) ? tickAt : now;
     tickAt = now;
     for (const m of state.running.keys()) keepAlive(state, m, now, holdLimitMs);
     if (state.waiting.some((m) => isStale(state, m, now))) {

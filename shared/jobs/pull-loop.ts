@@ -2,7 +2,7 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '#shared/observability/errors';
 import { runAttempt } from './attempt.ts';
 import { createCancel } from './cancel.ts';
-import { dropStale, hold, isStale, refillAt, release, roomOf } from './held.ts';
+import { dropStale, hold, isStale, refillAt, refreshIfQuiet, release, roomOf } from './held.ts';
 import { PULL_EXPIRES_MS, sleep, type RunnerState } from './runner-state.ts';
 
 const dispatch = <T>(state: RunnerState<T>, m: JsMsg) => {
@@ -31,7 +31,10 @@ export const pump = <T>(state: RunnerState<T>) => {
   while (!state.stopping && running.size < job.concurrency && waiting.length > 0) {
     const m = waiting.shift()!;
     if (isStale(state, m, now)) dropStale(state, m, now);
-    else dispatch(state, m);
+    else {
+      refreshIfQuiet(state, m, now);
+      dispatch(state, m);
+    }
   }
   if (roomOf(state) >= refillAt(state)) state.roomFreed?.();
 };
