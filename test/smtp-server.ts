@@ -22,6 +22,11 @@ export interface TestSmtpServer {
   refuse(on: boolean): Promise<void>;
   /** Answers MAIL FROM with this code (4xx: try later, 5xx: rejected) until set back to null. */
   rejectWith(code: number | null, message?: string): void;
+  /**
+   * Keeps the reply to each message's end of data (the 250) this long after the message is
+   * received and counted: a slow relay, where the client cannot know yet whether it was sent.
+   */
+  delayReplies(ms: number): void;
   /** Times (ms since epoch) of every SMTP session opened so far, refused ones excluded. */
   sessions(): number[];
   stop(): Promise<void>;
@@ -35,6 +40,7 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
   const received: ReceivedMail[] = [];
   const sessionTimes: number[] = [];
   let rejection: { code: number; message: string } | null = null;
+  let replyDelayMs = 0;
   let port = 0;
   let server: SMTPServer | undefined;
 
@@ -68,7 +74,8 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
                 },
                 receivedAt: Date.now(),
               });
-              callback();
+              if (replyDelayMs > 0) setTimeout(() => callback(), replyDelayMs);
+              else callback();
             },
             (error: Error) => callback(error),
           );
@@ -115,6 +122,9 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
     },
     rejectWith(code, message = 'Rejected by test server') {
       rejection = code === null ? null : { code, message: `${message}` };
+    },
+    delayReplies(ms) {
+      replyDelayMs = ms;
     },
     sessions: () => [...sessionTimes],
     stop: close,

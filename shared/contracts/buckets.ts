@@ -56,7 +56,7 @@ export const BUCKETS = {
   mailSent: {
     name: 'mail_sent',
     ttlMs: 30 * DAY,
-    description: 'sent-records that stop a redelivered mail job from sending twice',
+    description: 'per mail: the claim of the mailer sending it, then its sent-record; a redelivered mail job is never sent twice',
     owner: 'mailer',
   },
   jobAttempts: {

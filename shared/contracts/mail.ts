@@ -41,8 +41,24 @@ export const MAIL_JOBS: { readonly send: JobSpec<MailSend> } = {
   },
 };
 
-/** The mail_sent bucket's value: written after the SMTP server accepted the message. */
+/**
+ * A mailer's claim on one mail, written (create-if-absent) before it opens an SMTP conversation:
+ * another delivery of the same job finds it and waits for the outcome instead of sending beside
+ * it. A claim past `until` belongs to a mailer that died mid-send and may be taken over.
+ */
+export const MailClaim = z.object({
+  state: z.literal('sending'),
+  mailId: MailId,
+  claimedAt: z.iso.datetime(),
+  until: z.iso.datetime(),
+  /** Which mailer process holds it (host/pid), for the logs. */
+  by: z.string().max(200),
+});
+export type MailClaim = z.infer<typeof MailClaim>;
+
+/** The mail_sent bucket's value once the SMTP server accepted the message (older records have no state). */
 export const SentRecord = z.object({
+  state: z.literal('sent').default('sent'),
   mailId: MailId,
   messageId: z.string(),
   sentAt: z.iso.datetime(),
@@ -50,3 +66,7 @@ export const SentRecord = z.object({
   response: z.string(),
 });
 export type SentRecord = z.infer<typeof SentRecord>;
+
+/** What the mail_sent bucket holds per mail id: a claim while it is being sent, then the sent-record. */
+export const MailSendState = z.union([MailClaim, SentRecord]);
+export type MailSendState = z.infer<typeof MailSendState>;

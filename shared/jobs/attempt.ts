@@ -85,7 +85,8 @@ const contextOf = <T>(state: RunnerState<T>, info: AttemptInfo, cancel: Cancel):
 });
 
 const logLine = <T>(state: RunnerState<T>, info: AttemptInfo, outcome: AttemptOutcome, decision: Reply, durationMs: number, failure: FailedAttempt | undefined) => {
-  const line: Record<string, unknown> = { job: state.job.name, jobId: info.jobId, attempt: info.attempt, durationMs, outcome: outcome.kind, reply: decision.kind };
+  // The stream sequence lets an operator (and the chaos report) follow one message across workers.
+  const line: Record<string, unknown> = { job: state.job.name, jobId: info.jobId, streamSeq: info.streamSeq, attempt: info.attempt, durationMs, outcome: outcome.kind, reply: decision.kind };
   if (decision.kind === 'nak') line.retryInMs = decision.delayMs;
   if (failure) line.err = failure.error;
   const { log } = state.deps;
@@ -99,6 +100,7 @@ export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: Can
   const { job } = state;
   const started = Date.now();
   const info = describe(state, m, await attemptOf(state, m));
+  state.deps.log.debug({ job: job.name, jobId: info.jobId, streamSeq: m.seq, attempt: info.attempt, deliveries: m.info.deliveryCount }, 'job started');
   const observation = state.observer.attemptStarted(info);
   const timeout = setTimeout(() => cancel.cancel(new JobTimeoutError(job.timeoutMs)), job.timeoutMs);
   // A delivery past the limit means a worker died during the last attempt: dead-letter it unrun.

@@ -2,6 +2,7 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '#shared/observability/errors';
 import { runAttempt } from './attempt.ts';
 import { createCancel } from './cancel.ts';
+import { dropStale, hold, isStale, refillAt, refreshIfQuiet, release, roomOf } from './held.ts';
 import { PULL_EXPIRES_MS, sleep, type RunnerState } from './runner-state.ts';
 
 const dispatch = <T>(state: RunnerState<T>, m: JsMsg) => {
@@ -14,44 +15,64 @@ const dispatch = <T>(state: RunnerState<T>, m: JsMsg) => {
     })
     .finally(() => {
       state.running.delete(m);
-      state.heldSince.delete(m);
+      release(state, m);
       pump(state);
       if (state.running.size === 0) state.idle?.();
     });
 };
 
-/** Starts waiting messages while there are free slots, and wakes the pull loop when room frees up. */
+/**
+ * Starts waiting messages while there are free slots (never one gone stale while it waited, see
+ * held.ts), and wakes the pull loop once there is room for another pull.
+ */
 export const pump = <T>(state: RunnerState<T>) => {
   const { job, running, waiting } = state;
-  while (!state.stopping && running.size < job.concurrency && waiting.length > 0) dispatch(state, waiting.shift()!);
-  if (waiting.length < job.concurrency) state.roomFreed?.();
+  const now = Date.now();
+  while (!state.stopping && running.size < job.concurrency && waiting.length > 0) {
+    const m = waiting.shift()!;
+    if (isStale(state, m, now)) dropStale(state, m, now);
+    else {
+      refreshIfQuiet(state, m, now);
+      dispatch(state, m);
+    }
+  }
+  if (roomOf(state) >= refillAt(state)) state.roomFreed?.();
 };
 
 const waitForRoom = async <T>(state: RunnerState<T>) => {
-  while (state.waiting.length >= state.job.concurrency && !state.stopping) {
+  while (roomOf(state) < refillAt(state) && !state.stopping) {
     await new Promise<void>((resolve) => (state.roomFreed = resolve));
   }
 };
 
+/** Missed idle heartbeats end a fetch (a starved process reads them late); the next pull is as good. */
+const isMissedHeartbeats = (error: unknown) => error instanceof Error && /heartbeats missed/i.test(error.message);
+
 const consumeLoop = async <T>(state: RunnerState<T>, consumer: Consumer) => {
-  // The iterator pulls more only as we take messages from it, so what the client holds (whose
-  // ack timers run) stays near twice the concurrency: running, waiting, and one pull batch.
-  const messages = await consumer.consume({ max_messages: Math.max(1, state.job.concurrency), expires: PULL_EXPIRES_MS });
-  state.messages = messages;
-  // stop() may have run while consume() was being set up; it closed the previous iterator only.
-  if (state.stopping) {
-    await messages.close().catch(() => undefined);
-    return;
-  }
-  for await (const m of messages) {
+  while (!state.stopping) {
+    await waitForRoom(state);
+    if (state.stopping) return;
+    // One pull for exactly the room left: whatever the server sends is held from its arrival
+    // (an open-ended consume() would let messages queue in the client, their ack-wait running).
+    const messages = await consumer.fetch({ max_messages: roomOf(state), expires: PULL_EXPIRES_MS });
+    state.messages = messages;
+    // stop() may have run while the pull was being set up; it closed the previous one only.
     if (state.stopping) {
-      state.handBack.push(m);
-      continue;
+      await messages.close().catch(() => undefined);
+      return;
     }
-    state.heldSince.set(m, Date.now());
-    state.waiting.push(m);
-    pump(state);
-    if (state.waiting.length >= state.job.concurrency) await waitForRoom(state);
+    try {
+      for await (const m of messages) {
+        if (state.stopping) {
+          state.handBack.push(m);
+          continue;
+        }
+        hold(state, m, Date.now());
+        pump(state);
+      }
+    } catch (error) {
+      if (!isMissedHeartbeats(error)) throw error;
+    }
   }
 };
 

@@ -37,13 +37,23 @@ export interface RunnerState<T = unknown> {
   /** Attempts running now, with their cancellation. */
   readonly running: Map<JsMsg, Cancel>;
   /**
-   * Taken from the iterator but not started yet. Up to `concurrency` of them let the iterator
-   * reach its next pull while every slot is busy; unlike the iterator's own buffer they are
-   * visible: kept alive, and handed back at once on shutdown.
+   * Delivered but not started yet (at most `concurrency`, see held.ts): every message the server
+   * hands this runner lands here the moment it arrives, so it is kept alive from arrival and
+   * handed back at once on shutdown.
    */
   readonly waiting: JsMsg[];
-  /** When this process took each message it holds, for the keep-alive's limit. */
+  /** When each held message arrived, for the keep-alive's limit. */
   readonly heldSince: Map<JsMsg, number>;
+  /**
+   * When the server's ack timer of each held message last started (its arrival, then every
+   * `working()`): a message silent for most of its ack-wait may already be another worker's.
+   */
+  readonly aliveAt: Map<JsMsg, number>;
+  /**
+   * The last time this process is known to have been running its event loop (the keep-alive's
+   * last punctual tick): a message read now may have waited in the socket since then.
+   */
+  responsiveAt: number;
   /** Held past their limit: no longer kept alive (logged once each). */
   readonly overdue: WeakSet<JsMsg>;
   /** Delivered after stop() began: handed back unrun. */
@@ -53,7 +63,7 @@ export interface RunnerState<T = unknown> {
   /** When the pull iterator was closed: hand-backs wait for its last pull request to expire. */
   closedAt: number;
   messages: ConsumerMessages | undefined;
-  /** Wakes the pull loop when a waiting slot frees up. */
+  /** Wakes the pull loop when there is room for another pull. */
   roomFreed: (() => void) | undefined;
   /** Wakes shutdown when the last attempt finishes. */
   idle: (() => void) | undefined;
@@ -68,6 +78,8 @@ export const createRunnerState = <T>(job: JobSpec<T>, handler: JobHandler<T>, de
   running: new Map(),
   waiting: [],
   heldSince: new Map(),
+  aliveAt: new Map(),
+  responsiveAt: Date.now(),
   overdue: new WeakSet(),
   handBack: [],
   replies: createReplyQueue(),

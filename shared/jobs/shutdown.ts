@@ -1,4 +1,5 @@
 import { ShutdownError } from './errors.ts';
+import { release } from './held.ts';
 import { recordHandBack } from './replies.ts';
 import { PULL_EXPIRES_MS, sleep, type RunnerState } from './runner-state.ts';
 
@@ -20,6 +21,7 @@ const drainedWithin = async (drained: Promise<void>, graceMs: number) => {
 export const stopRunner = async <T>(state: RunnerState<T>, graceMs: number): Promise<void> => {
   state.stopping = true;
   state.roomFreed?.();
+  for (const m of state.waiting) release(state, m);
   state.handBack.push(...state.waiting.splice(0));
   await state.messages?.close().catch(() => undefined);
   state.closedAt = Date.now();

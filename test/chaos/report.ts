@@ -1,4 +1,5 @@
 import type { ChaosMail } from './chaos-smtp.ts';
+import { explainDuplicates, type Incarnation } from './worker-logs.ts';
 import type { Kill } from './workers.ts';
 
 /** Everything the chaos run observed; `verdict` turns it into pass/fail. */
@@ -17,7 +18,21 @@ export interface ChaosFacts {
   /** Magic-link requests the client sent again after a 503 or a dropped connection. */
   clientRetries: number;
   deadLetters: Array<{ job: string; reason: string; error: string }>;
-  backlog: Array<{ stream: string; consumer: string; pending: number; ackPending: number; phantomAckPending: number; detail?: string }>;
+  backlog: Array<{
+    stream: string;
+    consumer: string;
+    pending: number;
+    ackPending: number;
+    phantomAckPending: number;
+    /** Stream sequences still owed an ack whose message is stored. */
+    unacked: number[];
+    detail?: string;
+    info?: string;
+  }>;
+  /** Every worker process of the run with its log, for matching duplicates to kills and following a stuck message. */
+  incarnations: Incarnation[];
+  /** Lines about what did not finish (empty on a clean run). */
+  diagnostics: string[];
   converged: boolean;
   restartFailures: string[];
   /** Orders or magic-link requests the client could not get accepted even with retries. */
@@ -34,6 +49,7 @@ export interface Check {
 export interface ChaosReport {
   summary: Record<string, unknown>;
   checks: Check[];
+  diagnostics: string[];
   pass: boolean;
 }
 
@@ -68,6 +84,8 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
   for (const m of facts.mails) byMessageId.set(m.messageId, (byMessageId.get(m.messageId) ?? 0) + 1);
   const duplicateIds = [...byMessageId].filter(([, n]) => n > 1);
   const duplicates = duplicateIds.reduce((sum, [, n]) => sum + n - 1, 0);
+  const explanations = explainDuplicates(byMessageId, facts.incarnations);
+  const unexplained = explanations.filter((e) => e.unexplained > 0);
   const mailerKills = facts.kills.filter((k) => k.service === 'mailer');
   const killsDuringSend = mailerKills.filter((k) => k.duringSend).length;
   const unfinished = facts.backlog.reduce((sum, c) => sum + c.pending + c.ackPending, 0);
@@ -87,9 +105,11 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
     { name: 'no message left unacked or pending', pass: unfinished === 0, detail: facts.backlog.filter((c) => c.pending + c.ackPending > 0).map((c) => `${c.stream}/${c.consumer} pending ${c.pending} ack-pending ${c.ackPending}${c.detail ? ` (${c.detail})` : ''}`).join('; ') || '0' },
     { name: 'no dead letters (none caused on purpose)', pass: facts.deadLetters.length === 0, detail: facts.deadLetters.map((d) => `${d.job} ${d.reason}: ${d.error.slice(0, 120)}`).join('; ') || '0' },
     {
-      name: 'duplicate emails ≤ mailer kills that hit a send in progress',
-      pass: duplicates <= killsDuringSend,
-      detail: `${duplicates} duplicate(s) ${duplicateIds.map(([id, n]) => `${id}×${n}`).join(' ')}; ${killsDuringSend} of ${mailerKills.length} mailer kills hit a send`,
+      name: 'every duplicate email is explained by a mailer killed while it held that mail (or a send whose outcome was unknown)',
+      pass: unexplained.length === 0,
+      detail:
+        explanations.map((e) => `${e.messageId}×${e.copies}: ${e.explainedBy.join('; ') || 'no kill explains it'}${e.unexplained ? ` — ${e.unexplained} unexplained` : ''}`).join(' | ') ||
+        `no duplicates; ${killsDuringSend} of ${mailerKills.length} mailer kills hit a send`,
     },
   ];
   return {
@@ -105,6 +125,7 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
       unknownUsersWithEmail: unknownWithMail.length,
       emailsTotal: facts.mails.length,
       duplicateEmails: duplicates,
+      duplicatesUnexplained: unexplained.reduce((sum, e) => sum + e.unexplained, 0),
       kills: facts.kills.length,
       killsByService: histogramBy(facts.kills.map((k) => k.service)),
       mailerKillsDuringSend: killsDuringSend,
@@ -117,6 +138,7 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
       restartFailures: facts.restartFailures.length,
     },
     checks,
+    diagnostics: facts.diagnostics,
     pass: checks.every((c) => c.pass),
   };
 };
@@ -124,6 +146,7 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
 export const formatReport = (report: ChaosReport): string => {
   const lines = ['chaos report', ...Object.entries(report.summary).map(([k, v]) => `  ${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`), 'checks'];
   for (const c of report.checks) lines.push(`  [${c.pass ? 'PASS' : 'FAIL'}] ${c.name} — ${c.detail}`);
+  if (report.diagnostics.length) lines.push('diagnostics', ...report.diagnostics.map((d) => `  ${d}`));
   lines.push(`verdict: ${report.pass ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
 };

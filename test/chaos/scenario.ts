@@ -9,6 +9,7 @@ import { SIGNING_KEY, ticketingClient, type TicketingClient } from '../tickets/t
 import { uniqueName, waitFor } from '../wait.ts';
 import { startChaosSmtpServer } from './chaos-smtp.ts';
 import { verdict, type ChaosFacts, type ChaosReport } from './report.ts';
+import { followMessage, type Incarnation } from './worker-logs.ts';
 import { createWorkerPool } from './workers.ts';
 import { ensureConsoleState } from '../jobs-runtime.ts';
 
@@ -80,10 +81,10 @@ const retrying = async <T>(what: string, call: () => Promise<T>, forMs = 120_000
  * reported, not counted as unfinished work.
  */
 const unackedStored = async (client: TicketingClient, stream: string, info: { ack_floor: { stream_seq: number }; delivered: { stream_seq: number } }) => {
-  let stored = 0;
+  const stored: number[] = [];
   const last = Math.min(info.delivered.stream_seq, info.ack_floor.stream_seq + 2_000);
   for (let seq = info.ack_floor.stream_seq + 1; seq <= last; seq++) {
-    if (await client.jsm.streams.getMessage(stream, { seq }).then(Boolean, () => false)) stored++;
+    if (await client.jsm.streams.getMessage(stream, { seq }).then(Boolean, () => false)) stored.push(seq);
   }
   return stored;
 };
@@ -96,9 +97,10 @@ const durableBacklog = async (client: TicketingClient) => {
       if (!info.config.durable_name) continue;
       let ackPending = info.num_ack_pending;
       let phantom = 0;
+      let unacked: number[] = [];
       if (ackPending > 0 && stream.retention === 'workqueue') {
-        const stored = await unackedStored(client, stream.name, info);
-        phantom = Math.max(0, ackPending - stored);
+        unacked = await unackedStored(client, stream.name, info);
+        phantom = Math.max(0, ackPending - unacked.length);
         ackPending -= phantom;
       }
       out.push({
@@ -107,11 +109,41 @@ const durableBacklog = async (client: TicketingClient) => {
         pending: info.num_pending,
         ackPending,
         phantomAckPending: phantom,
+        unacked,
         // For diagnosing a stuck entry: how far acks got, what was delivered, how many redeliveries.
         detail: `ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}`,
+        info: JSON.stringify({
+          delivered: info.delivered,
+          ack_floor: info.ack_floor,
+          num_ack_pending: info.num_ack_pending,
+          num_redelivered: info.num_redelivered,
+          num_waiting: info.num_waiting,
+          num_pending: info.num_pending,
+          ack_wait: info.config.ack_wait,
+          max_deliver: info.config.max_deliver,
+        }),
       });
     }
   }
+  return out;
+};
+
+/**
+ * What to look at when the run did not finish cleanly: each consumer still owing work with its
+ * info, and for each message it still waits for, what the workers logged about it (which worker
+ * held it last, which delivery that was); each order that did not end `sent`.
+ */
+const diagnose = (backlog: ChaosFacts['backlog'], incarnations: Incarnation[], unsent: Array<[string, string]>): string[] => {
+  const out: string[] = [];
+  for (const c of backlog.filter((b) => b.pending + b.ackPending > 0)) {
+    out.push(`${c.stream}/${c.consumer}: pending ${c.pending}, ack-pending ${c.ackPending}; consumer info ${c.info ?? '?'}`);
+    for (const seq of c.unacked.slice(0, 10)) {
+      const history = followMessage(incarnations, c.stream, c.consumer, seq);
+      out.push(`  seq ${seq}: ${history.length ? `${history.length} log line(s), last ones:` : 'no worker logged it'}`);
+      for (const line of history.slice(-8)) out.push(`    ${line}`);
+    }
+  }
+  for (const [id, status] of unsent.slice(0, 20)) out.push(`order ${id} ended ${status}`);
   return out;
 };
 
@@ -130,12 +162,14 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
   let client: TicketingClient | undefined;
   const pool = createWorkerPool(
     [
-      { name: 'auth', service: 'auth', env: { NATS_URL: nats.url } },
+      // Debug logs: every attempt's start, so a stuck message can be followed to the worker that held it.
+      { name: 'auth', service: 'auth', env: { NATS_URL: nats.url, LOG_LEVEL: 'debug' } },
       ...[1, 2].map((i) => ({
         name: `ticketing-${i}`,
         service: 'ticketing',
         env: {
           NATS_URL: nats.url,
+          LOG_LEVEL: 'debug',
           TICKET_SIGNING_KEY: SIGNING_KEY,
           // Short ack-wait and backoff: a killed worker's tickets come back within seconds.
           TICKETING_ACK_WAIT_MS: '3000',
@@ -150,6 +184,7 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
         service: 'mailer',
         env: {
           NATS_URL: nats.url,
+          LOG_LEVEL: 'debug',
           SMTP_URL: smtp.url,
           PUBLIC_URL: 'http://127.0.0.1:3000',
           SMTP_TIMEOUT_MS: '3000',
@@ -286,6 +321,11 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
       statuses.set(id, reply?.ok ? reply.order.status : 'unknown');
     }
     const deadLetters = (await listDeadLetters(c.jsm).catch(() => [])).map((d) => ({ job: d.record.job, reason: d.record.reason, error: d.record.error }));
+    const backlog = await durableBacklog(c);
+    const incarnations = pool.incarnations();
+    const unsent = orderIds.flatMap((id): Array<[string, string]> => (statuses.get(id) === 'sent' ? [] : [[id, statuses.get(id) ?? 'unknown']]));
+    const diagnostics = converged && unsent.length === 0 && backlog.every((b) => b.pending + b.ackPending === 0) ? [] : diagnose(backlog, incarnations, unsent);
+    for (const line of diagnostics) log(`diagnose: ${line}`);
     const facts: ChaosFacts = {
       orderIds,
       orderStatus: statuses,
@@ -298,7 +338,9 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
       smtpOutageMs: options.smtpOutageMs,
       clientRetries,
       deadLetters,
-      backlog: await durableBacklog(c),
+      backlog,
+      incarnations,
+      diagnostics,
       converged,
       restartFailures: pool.restartFailures(),
       loadFailures,

@@ -1,5 +1,6 @@
 import { startService, type RunningService } from '../services.ts';
 import type { ChaosSmtpServer } from './chaos-smtp.ts';
+import type { Incarnation } from './worker-logs.ts';
 
 export interface Kill {
   worker: string;
@@ -15,6 +16,7 @@ interface Slot {
   service: string;
   env: Record<string, string>;
   current: RunningService | undefined;
+  life: Incarnation | undefined;
   restarting: Promise<void> | undefined;
 }
 
@@ -25,6 +27,8 @@ export interface WorkerPool {
   /** Resolves once every worker is running again. */
   settle(): Promise<void>;
   kills(): Kill[];
+  /** Every process each slot ran, killed or not, with its output: the logs the report reads. */
+  incarnations(): Incarnation[];
   restartFailures(): string[];
   stopAll(): Promise<void>;
 }
@@ -39,14 +43,19 @@ export const createWorkerPool = (
   smtp: ChaosSmtpServer,
   random: () => number = Math.random,
 ): WorkerPool => {
-  const slots: Slot[] = specs.map((s) => ({ ...s, current: undefined, restarting: undefined }));
+  const slots: Slot[] = specs.map((s) => ({ ...s, current: undefined, life: undefined, restarting: undefined }));
   const kills: Kill[] = [];
+  const lives: Incarnation[] = [];
   const failures: string[] = [];
 
   const launch = async (slot: Slot) => {
     for (let tries = 1; ; tries++) {
       try {
-        slot.current = await startService(slot.service, { ...slot.env, OTEL_SERVICE_NAME: slot.name }, { timeoutMs: 90_000 });
+        const started = Date.now();
+        const running = await startService(slot.service, { ...slot.env, OTEL_SERVICE_NAME: slot.name }, { timeoutMs: 90_000 });
+        slot.current = running;
+        slot.life = { worker: slot.name, service: slot.service, startedAt: started, killedAt: undefined, output: () => running.output() };
+        lives.push(slot.life);
         return;
       } catch (error) {
         failures.push(`${slot.name} (try ${tries}): ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
@@ -67,6 +76,7 @@ export const createWorkerPool = (
       const duringSend = slot.service === 'mailer' && smtp.sendInProgressAt(at);
       const victim = slot.current;
       slot.current = undefined;
+      if (slot.life) slot.life.killedAt = at;
       await victim.kill('SIGKILL');
       const kill: Kill = { worker: slot.name, service: slot.service, at, duringSend };
       kills.push(kill);
@@ -77,6 +87,7 @@ export const createWorkerPool = (
       await Promise.all(slots.map((s) => s.restarting));
     },
     kills: () => [...kills],
+    incarnations: () => [...lives],
     restartFailures: () => [...failures],
     async stopAll() {
       await Promise.all(slots.map((s) => s.restarting?.catch(() => undefined)));

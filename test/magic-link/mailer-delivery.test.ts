@@ -13,6 +13,7 @@ import { startWorkers, worker, type JobsRuntime } from '#shared/jobs/workers';
 import { testJobsRuntime } from '../jobs-runtime.ts';
 import { createSendMail } from '../../services/mailer/src/handlers/send-mail.ts';
 import { mailSendJob } from '../../services/mailer/src/mail-job.ts';
+import { claimMsFor } from '../../services/mailer/src/send-once.ts';
 import { createKvSentRecords, type SentRecords } from '../../services/mailer/src/sent-records.ts';
 import { createSmtpTransport } from '../../services/mailer/src/transport.ts';
 import { startNatsServer, type NatsServer } from '../nats-server.ts';
@@ -71,7 +72,7 @@ beforeAll(async () => {
   const transport = createSmtpTransport({ url: smtp.url, from: 'Handoff <no-reply@mail.example.test>', timeoutMs: 2_000 });
   const workers = await startWorkers(
     messaging,
-    [worker(job, createSendMail({ transport, records, publicUrl: 'https://tickets.example.test', messageIdDomain: 'mail.example.test' }))],
+    [worker(job, createSendMail({ transport, records, holder: 'delivery-test', claimMs: claimMsFor(job, 2_000), publicUrl: 'https://tickets.example.test', messageIdDomain: 'mail.example.test' }))],
     { log: quietLog, observer },
   );
   stopWorkers = workers.stop;
@@ -125,7 +126,7 @@ test('SMTP refusing connections: retried with growing delays, then delivered onc
   for (let i = 0; i < failed.length; i++) {
     expect(tries[i + 1]!.startedAt - failed[i]!.finishedAt!).toBeGreaterThanOrEqual(delays[i]! - 50);
   }
-  expect(await records.get(mail.mailId)).toMatchObject({ mailId: mail.mailId, messageId: `<${mail.mailId}@mail.example.test>` });
+  expect((await records.read(mail.mailId))?.value).toMatchObject({ state: 'sent', mailId: mail.mailId, messageId: `<${mail.mailId}@mail.example.test>` });
 });
 
 test('a 4xx reply (try again later) is retried and then delivered', async () => {

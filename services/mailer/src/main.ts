@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { worker } from '#shared/jobs/workers';
 import { openBucket } from '#shared/nats/kv';
@@ -8,6 +9,7 @@ import { createSendMail } from './handlers/send-mail.ts';
 import { createSendTickets } from './handlers/send-tickets.ts';
 import { createOnTicketsMailDeadLettered } from './handlers/tickets-dead-lettered.ts';
 import { mailSendJob } from './mail-job.ts';
+import { claimMsFor } from './send-once.ts';
 import { createKvSentRecords } from './sent-records.ts';
 import { ticketsMailJob } from './tickets-mail-job.ts';
 import { createSmtpTransport, senderDomain } from './transport.ts';
@@ -20,12 +22,23 @@ export default defineService({
     const records = createKvSentRecords(await openBucket(nc, BUCKETS.mailSent));
     const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS });
     const messageIdDomain = senderDomain(config.MAIL_FROM);
+    const holder = `${hostname()}/${process.pid}`;
+    const mails = mailSendJob(config);
+    const ticketMails = ticketsMailJob(config);
     return {
       workers: [
-        worker(mailSendJob(config), createSendMail({ transport, records, publicUrl: config.PUBLIC_URL, messageIdDomain })),
+        worker(mails, createSendMail({ transport, records, holder, claimMs: claimMsFor(mails, config.SMTP_TIMEOUT_MS), publicUrl: config.PUBLIC_URL, messageIdDomain })),
         worker(
-          ticketsMailJob(config),
-          createSendTickets({ transport, records, tickets: createObjectReader(nc, OBJECT_STORES.tickets), publisher, messageIdDomain }),
+          ticketMails,
+          createSendTickets({
+            transport,
+            records,
+            holder,
+            claimMs: claimMsFor(ticketMails, config.SMTP_TIMEOUT_MS),
+            tickets: createObjectReader(nc, OBJECT_STORES.tickets),
+            publisher,
+            messageIdDomain,
+          }),
           createOnTicketsMailDeadLettered({ publisher, log }),
         ),
       ],

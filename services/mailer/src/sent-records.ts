@@ -1,69 +1,57 @@
 import type { KV } from '@nats-io/kv';
-import { SentRecord } from '#shared/contracts/mail';
-import type { Log } from '#shared/observability/logger';
-import type { MailTransport, OutgoingMail } from './transport.ts';
+import { MailSendState, type MailClaim, type SentRecord } from '#shared/contracts/mail';
 import { isConflict, isLive } from '#shared/nats/kv';
 
-export interface SentRecords {
-  get(mailId: string): Promise<SentRecord | undefined>;
-  /** Idempotent: a record that is already there is left as it was. */
-  put(record: SentRecord): Promise<void>;
-}
-
-export const createKvSentRecords = (kv: Pick<KV, 'get' | 'create'>): SentRecords => ({
-  async get(mailId) {
-    const entry = await kv.get(mailId);
-    if (!isLive(entry)) return undefined;
-    return SentRecord.parse(entry.json());
-  },
-  async put(record) {
-    try {
-      await kv.create(record.mailId, JSON.stringify(record));
-    } catch (error) {
-      if (!isConflict(error)) throw error;
-    }
-  },
-});
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const encode = (value: unknown) => JSON.stringify(value);
 
 /**
- * Sends a mail at most once per mail id, as far as SMTP allows: a redelivered job whose mail was
- * already accepted finds the sent-record and stops. The one unavoidable gap is a crash between
- * the server's 250 and the record write; the resend then carries the same Message-ID.
+ * The mail_sent bucket: per mail id, the claim of the mailer sending it, then its sent-record.
+ * Every write names the revision it replaces, so two mailers never both hold a claim.
  */
-export const sendOnce = async (
-  deps: { transport: MailTransport; records: SentRecords; log: Log; now?: () => number; signal?: AbortSignal },
-  mailId: string,
-  build: () => OutgoingMail | Promise<OutgoingMail>,
-): Promise<'sent' | 'already-sent'> => {
-  const previous = await deps.records.get(mailId);
-  if (previous) {
-    deps.log.info({ mailId, sentAt: previous.sentAt }, 'mail already sent; not sending again');
-    return 'already-sent';
-  }
-  const mail = await build();
-  const { response } = await deps.transport.send(mail, deps.signal);
-  const record: SentRecord = {
-    mailId,
-    messageId: mail.messageId,
-    sentAt: new Date((deps.now ?? Date.now)()).toISOString(),
-    response,
+export interface SentRecords {
+  read(mailId: string): Promise<{ value: MailSendState; revision: number } | undefined>;
+  /**
+   * Claims the send: creates the claim, or replaces the expired claim at revision `over`.
+   * Resolves with the claim's revision, or undefined when another attempt got there first.
+   */
+  claim(claim: MailClaim, over?: number): Promise<number | undefined>;
+  /** Records the accepted mail over the claim (or over whatever is there now: the mail went out). */
+  recordSent(record: SentRecord, claimRevision: number): Promise<void>;
+  /** Gives the claim up after a send that did not happen; a claim since taken over is left alone. */
+  release(mailId: string, claimRevision: number): Promise<void>;
+}
+
+export const createKvSentRecords = (kv: Pick<KV, 'get' | 'create' | 'update' | 'delete'>): SentRecords => {
+  const read = async (mailId: string) => {
+    const entry = await kv.get(mailId);
+    if (!isLive(entry)) return undefined;
+    return { value: MailSendState.parse(entry.json()), revision: entry.revision };
   };
-  // Failing the job now would send the mail again, which is worse than a missing record: try a
-  // few times, then carry on (the job is acked and will not come back).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await deps.records.put(record);
-      break;
-    } catch (error) {
-      if (attempt >= 5) {
-        deps.log.error({ mailId, err: error instanceof Error ? error.message : String(error) }, 'mail sent but sent-record not written');
-        break;
+  const conflictAsUndefined = (error: unknown) => {
+    if (isConflict(error)) return undefined;
+    throw error;
+  };
+  return {
+    read,
+    claim: (claim, over) =>
+      (over === undefined ? kv.create(claim.mailId, encode(claim)) : kv.update(claim.mailId, encode(claim), over)).catch(conflictAsUndefined),
+    async recordSent(record, claimRevision) {
+      let revision: number | undefined = claimRevision;
+      for (let tries = 0; ; tries++) {
+        try {
+          await (revision === undefined ? kv.create(record.mailId, encode(record)) : kv.update(record.mailId, encode(record), revision));
+          return;
+        } catch (error) {
+          if (!isConflict(error) || tries >= 10) throw error;
+        }
+        // Our claim was taken over (we outlived it) or deleted: the sent-record wins all the same.
+        const current = await read(record.mailId);
+        if (current?.value.state === 'sent') return;
+        revision = current?.revision;
       }
-      await sleep(200 * attempt);
-    }
-  }
-  deps.log.info({ mailId, response }, 'mail sent');
-  return 'sent';
+    },
+    async release(mailId, claimRevision) {
+      await kv.delete(mailId, { previousSeq: claimRevision }).catch(conflictAsUndefined);
+    },
+  };
 };

@@ -16,11 +16,25 @@ export interface OutgoingMail {
 export interface MailTransport {
   /**
    * Resolves with the server's final reply once it accepted the message; throws classified errors.
-   * `signal` (the job's timeout) aborts the SMTP conversation, so a retry never races a send still
-   * in progress.
+   * `signal` (the job's timeout) aborts the SMTP conversation while nothing can have been
+   * delivered yet. Once the message is being handed over (DATA), only the server's reply says
+   * whether it was: the send then waits for that reply up to one more SMTP timeout, so a timeout
+   * racing the send does not turn an accepted mail into a retry that sends it again.
    */
   send(mail: OutgoingMail, signal?: AbortSignal): Promise<{ response: string }>;
   close(): void;
+}
+
+/**
+ * The conversation ended after the message was handed over without the server's reply (a timeout,
+ * a dropped connection): the mail may or may not have been accepted. Retryable, and logged apart,
+ * because the retry may deliver it a second time.
+ */
+export class SmtpOutcomeUnknownError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SmtpOutcomeUnknownError';
+  }
 }
 
 interface SmtpFailure extends Error {
@@ -34,12 +48,15 @@ interface SmtpFailure extends Error {
  * retrying only repeats it, so it becomes a PermanentError and the job is dead-lettered. 4xx
  * replies (greylisting, "try again later"), refused connections and timeouts are transient.
  */
-export const classifySmtpError = (error: unknown): Error => {
+export const classifySmtpError = (error: unknown, afterData = false): Error => {
   if (!(error instanceof Error)) return new Error(String(error));
   const failure = error as SmtpFailure;
   const summary = [failure.code, failure.responseCode, failure.response ?? failure.message].filter(Boolean).join(' ');
   if (typeof failure.responseCode === 'number' && failure.responseCode >= 500) {
     return new PermanentError(`SMTP rejected the message: ${summary}`, { cause: error });
+  }
+  if (afterData && typeof failure.responseCode !== 'number') {
+    return new SmtpOutcomeUnknownError(`SMTP send ended without the server's reply to the message (will retry): ${summary}`, { cause: error });
   }
   return new Error(`SMTP send failed (will retry): ${summary}`, { cause: error });
 };
@@ -48,48 +65,75 @@ export const classifySmtpError = (error: unknown): Error => {
 export const senderDomain = (from: string): string => /@([^>\s]+)/.exec(from)?.[1] ?? 'localhost';
 
 /**
- * SMTP over nodemailer, one connection per message: a pooled connection would outlive an outage
- * in a broken state, and magic links are not high-volume.
+ * Where one SMTP conversation is, from nodemailer's transaction log: once the client has sent
+ * `DATA`, the message may reach the server, and aborting could no longer tell sent from unsent.
+ */
+const conversationPhase = () => {
+  const phase = { data: false };
+  const ignore = () => undefined;
+  const logger = {
+    trace: ignore,
+    info: ignore,
+    warn: ignore,
+    error: ignore,
+    fatal: ignore,
+    debug: (entry: { tnx?: string } | undefined, message: unknown) => {
+      if (entry?.tnx === 'client' && typeof message === 'string' && /^DATA\b/i.test(message)) phase.data = true;
+    },
+  };
+  return { phase, logger };
+};
+
+/**
+ * SMTP over nodemailer, one connection (and transporter) per message: a pooled connection would
+ * outlive an outage in a broken state, magic links are not high-volume, and each conversation's
+ * transaction log tells that send alone where it is.
  */
 export const createSmtpTransport = (options: { url: string; from: string; timeoutMs: number }): MailTransport => {
   // The URL carries host, port, credentials and TLS mode; timeouts come from our own config. They
   // must be given at creation: the SMTP transport copies its options then (setting them on the
   // mailer afterwards silently left nodemailer's 2- and 10-minute defaults in force).
-  const transporter = nodemailer.createTransport(
-    { url: options.url, connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs },
-    { from: options.from },
-  );
+  const timeouts = { connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs };
   const smtpHost = new URL(options.url);
   const attributes = (mail: OutgoingMail) => ({
     'server.address': smtpHost.hostname,
     'server.port': Number(smtpHost.port || 25),
     'mail.attachments': mail.attachments?.length ?? 0,
   });
+  const sendOne = async (mail: OutgoingMail, signal: AbortSignal | undefined) => {
+    const { phase, logger } = conversationPhase();
+    const transporter = nodemailer.createTransport({ url: options.url, ...timeouts, transactionLog: true, logger }, { from: options.from });
+    const conversation = new AbortController();
+    let replyWait: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      if (!phase.data) return conversation.abort(signal?.reason);
+      replyWait = setTimeout(() => conversation.abort(signal?.reason), options.timeoutMs);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    try {
+      const info = await transporter.sendMail({
+        from: options.from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+        html: mail.html,
+        messageId: mail.messageId,
+        attachments: mail.attachments,
+        signal: conversation.signal,
+      } as SendMailOptions);
+      return { response: String(info.response ?? '') };
+    } catch (error) {
+      throw classifySmtpError(error, phase.data);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(replyWait);
+      transporter.close();
+    }
+  };
   return {
     // Its own span: the SMTP conversation is where a mail job's time goes.
-    send: (mail, signal) =>
-      withSpan(
-        'smtp send',
-        attributes(mail),
-        async () => {
-          try {
-            const info = await transporter.sendMail({
-              from: options.from,
-              to: mail.to,
-              subject: mail.subject,
-              text: mail.text,
-              html: mail.html,
-              messageId: mail.messageId,
-              attachments: mail.attachments,
-              ...(signal ? { signal } : {}),
-            } as SendMailOptions);
-            return { response: String(info.response ?? '') };
-          } catch (error) {
-            throw classifySmtpError(error);
-          }
-        },
-        { kind: SpanKind.CLIENT },
-      ),
-    close: () => transporter.close(),
+    send: (mail, signal) => withSpan('smtp send', attributes(mail), () => sendOne(mail, signal), { kind: SpanKind.CLIENT }),
+    close: () => undefined,
   };
 };

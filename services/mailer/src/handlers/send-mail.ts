@@ -1,12 +1,9 @@
 import type { MailSend } from '#shared/contracts/mail';
 import type { JobContext } from '#shared/jobs/job';
-import { sendOnce, type SentRecords } from '../sent-records.ts';
+import { sendOnce, type SendOnceDeps } from '../send-once.ts';
 import { renderMagicLink, type RenderedMail } from '../templates/magic-link.ts';
-import type { MailTransport } from '../transport.ts';
 
-export interface SendMailDeps {
-  transport: MailTransport;
-  records: SentRecords;
+export interface SendMailDeps extends Pick<SendOnceDeps, 'transport' | 'records' | 'claimMs' | 'holder' | 'pollMs'> {
   /** Base of links, e.g. `https://tickets.example.com`. */
   publicUrl: string;
   /** Right-hand side of Message-IDs. */
@@ -41,7 +38,7 @@ export const createSendMail =
       ctx.log.warn({ jobId: ctx.jobId, mailId: job.mailId, to: job.to }, 'magic link expired before it could be sent; dropped');
       return;
     }
-    await sendOnce({ transport: deps.transport, records: deps.records, log: ctx.log, now, signal: ctx.signal }, job.mailId, () => ({
+    await sendOnce({ ...deps, log: ctx.log, now, signal: ctx.signal }, job.mailId, () => ({
       to: job.to,
       messageId: `<${job.mailId}@${deps.messageIdDomain}>`,
       ...render(job, deps.publicUrl),

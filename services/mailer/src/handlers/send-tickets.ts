@@ -4,14 +4,11 @@ import { TICKET_IDS, type TicketsReady, type TicketsSent } from '#shared/contrac
 import { PermanentError } from '#shared/jobs/job';
 import type { JobContext } from '#shared/jobs/job';
 import type { Publisher } from '#shared/nats/publish';
-import { sendOnce, type SentRecords } from '../sent-records.ts';
+import { sendOnce, type SendOnceDeps } from '../send-once.ts';
 import { renderTickets } from '../templates/tickets.ts';
 import type { ObjectReader } from '#shared/nats/object-reader';
-import type { MailTransport } from '../transport.ts';
 
-export interface SendTicketsDeps {
-  transport: MailTransport;
-  records: SentRecords;
+export interface SendTicketsDeps extends Pick<SendOnceDeps, 'transport' | 'records' | 'claimMs' | 'holder' | 'pollMs'> {
   tickets: ObjectReader;
   publisher: Pick<Publisher, 'publish'>;
   messageIdDomain: string;
@@ -29,7 +26,7 @@ export const createSendTickets =
     const mailId = MailId.safeParse(`tickets-${ready.orderId}`);
     if (!mailId.success) throw new PermanentError(`order id ${ready.orderId} cannot form a mail id`);
     const messageId = `<${mailId.data}@${deps.messageIdDomain}>`;
-    const result = await sendOnce({ transport: deps.transport, records: deps.records, log: ctx.log, now: deps.now, signal: ctx.signal }, mailId.data, async () => {
+    const result = await sendOnce({ ...deps, log: ctx.log, signal: ctx.signal }, mailId.data, async () => {
       const attachments = [];
       for (const ticket of ready.tickets) {
         const pdf = await deps.tickets.get(ticket.object);
