@@ -47,7 +47,7 @@ const freeRun = async (): Promise<number> =>
     return base;
   }, { what: 'three consecutive free ports' });
 
-const ports = { nats: 0, gateway: 0, webhook: 0, console: 0, inbox: 0, smtp: 0, workers: 0 };
+const ports = { nats: 0, gateway: 0, webhook: 0, console: 0, inbox: 0, smtp: 0, payments: 0, workers: 0 };
 const startEnv = () => ({
   NATS_URL: `nats://127.0.0.1:${ports.nats}`,
   DATA_DIR: dataDir,
@@ -56,6 +56,8 @@ const startEnv = () => ({
   CONSOLE_PORT: String(ports.console),
   INBOX_PORT: String(ports.inbox),
   INBOX_SMTP_PORT: String(ports.smtp),
+  PAYMENTS_PORT: String(ports.payments),
+  PAYMENT_CHECKOUT_URL: undefined,
   WORKER_HEALTH_PORT: String(ports.workers),
   SHUTDOWN_GRACE_MS: String(GRACE_MS),
   LOG_LEVEL: 'warn',
@@ -71,6 +73,7 @@ interface Ready {
   webhooks: string;
   console: string;
   inbox: string;
+  payments: string;
   nats: string;
   pids: Record<string, number>;
 }
@@ -112,10 +115,10 @@ afterAll(async () => {
 const keptEmail = `kept.${Date.now().toString(36)}@example.test`;
 
 test('npm start with nothing at NATS_URL runs the whole system; the demo passes; SIGINT stops every process', async () => {
-  Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), console: await freePort(), inbox: await freePort(), smtp: await freePort(), workers: await freeRun() });
+  Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), console: await freePort(), inbox: await freePort(), smtp: await freePort(), payments: await freePort(), workers: await freeRun() });
   const { launcher, ready } = await start();
   expect(launcher.output()).toContain(`no NATS server at nats://127.0.0.1:${ports.nats}: starting one`);
-  expect(ready).toMatchObject({ gateway: `http://localhost:${ports.gateway}`, inbox: `http://127.0.0.1:${ports.inbox}`, nats: `nats://127.0.0.1:${ports.nats}` });
+  expect(ready).toMatchObject({ gateway: `http://localhost:${ports.gateway}`, inbox: `http://127.0.0.1:${ports.inbox}`, payments: `http://127.0.0.1:${ports.payments}/checkout`, nats: `nats://127.0.0.1:${ports.nats}` });
   expect(Object.keys(ready.pids).sort()).toEqual(['auth', 'console', 'gateway', 'mailer', 'nats-server', 'ticketing', 'webhook-ingest']);
   // The console is on its own port (npm start makes an ADMIN_TOKEN) and refuses a visitor without
   // it; the public gateway has no operator routes at all.
@@ -128,11 +131,8 @@ test('npm start with nothing at NATS_URL runs the whole system; the demo passes;
   const demo = startProcess('deploy/local/demo.ts', {
     env: {
       GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
-      WEBHOOK_URL: `http://127.0.0.1:${ports.webhook}/webhooks/payments`,
       INBOX_URL: ready.inbox,
       NATS_URL: ready.nats,
-      DATA_DIR: dataDir,
-      WEBHOOK_SECRET: undefined,
       DEMO_TIMEOUT_MS: '60000',
     },
     name: 'demo',
@@ -146,6 +146,9 @@ test('npm start with nothing at NATS_URL runs the whole system; the demo passes;
   expect(launcher.output()).toMatch(/\[start\] stopped/);
   expect(demoCode, `demo output:\n${demo.output()}\nlauncher output (tail):\n${launcher.output().slice(-4000)}`).toBe(0);
   expect(demo.output()).toMatch(/demo complete in \d+ ms/);
+  // The buyer paid on the dev provider's checkout and watched the order's live view to the end.
+  expect(demo.output()).toMatch(/press Pay .* ok .* 303 back to http:\/\/localhost:\d+\/my\/orders\/ord_/);
+  expect(demo.output()).toMatch(/the live view, pushed as it happened … ok .* — pending_payment → paid → .*generating 3\/3 → .*sent\n/);
 });
 
 test('a second npm start on the same DATA_DIR finds the user the first one stored, and keeps its dev secrets 0600', async () => {
