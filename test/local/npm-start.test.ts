@@ -1,51 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { runCli } from '../magic-link/helpers.ts';
 import { isAlive, startProcess, type RunningProcess } from '../process.ts';
 import { waitFor } from '../wait.ts';
+import { freePort, freeRun, startLauncher } from './launcher.ts';
 
 // `npm start` exactly as a newcomer runs it (node --import tsx deploy/local/start.ts), with nothing
 // listening at NATS_URL and no SMTP_URL, then `npm run demo` against it, then Ctrl-C (SIGINT).
 const GRACE_MS = 5_000;
 const dataDir = mkdtempSync(join(tmpdir(), 'handoff-start-'));
 const launchers: RunningProcess[] = [];
-
-const listen = (port: number) =>
-  new Promise<number | undefined>((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(undefined));
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
-    });
-  });
-// A port is free only until someone binds it: the kernel may hand the same released port out twice
-// in a row, so every port chosen for one start is remembered and never chosen again.
-const chosen = new Set<number>();
-const freePort = async (): Promise<number> => {
-  for (;;) {
-    const port = (await listen(0))!;
-    if (!chosen.has(port)) {
-      chosen.add(port);
-      return port;
-    }
-  }
-};
-/** Three consecutive free ports: the launcher gives auth, mailer and ticketing base, base+1, base+2. */
-const freeRun = async (): Promise<number> =>
-  waitFor(async () => {
-    const base = await freePort();
-    if (chosen.has(base + 1) || chosen.has(base + 2)) return undefined;
-    const next = [await listen(base + 1), await listen(base + 2)];
-    if (base + 2 >= 65_536 || !next.every((p) => p !== undefined)) return undefined;
-    chosen.add(base + 1);
-    chosen.add(base + 2);
-    return base;
-  }, { what: 'three consecutive free ports' });
 
 const ports = { nats: 0, gateway: 0, webhook: 0, console: 0, inbox: 0, smtp: 0, payments: 0, workers: 0 };
 const startEnv = () => ({
@@ -68,24 +35,11 @@ const startEnv = () => ({
   APP_URL: undefined,
 });
 
-interface Ready {
-  gateway: string;
-  webhooks: string;
-  console: string;
-  inbox: string;
-  payments: string;
-  nats: string;
-  pids: Record<string, number>;
-}
-
-const start = async (): Promise<{ launcher: RunningProcess; ready: Ready }> => {
-  const launcher = startProcess('deploy/local/start.ts', { env: startEnv(), name: 'npm start' });
-  launchers.push(launcher);
-  await launcher.waitForOutput(/^handoff ready \{.*\}$/m, 120_000);
-  const line = launcher.output().split('\n').find((l) => l.startsWith('handoff ready '))!;
-  return { launcher, ready: JSON.parse(line.slice('handoff ready '.length)) as Ready };
+const start = async () => {
+  const started = await startLauncher(startEnv());
+  launchers.push(started.launcher);
+  return started;
 };
-
 
 /** The launcher and everything under it (services, nats-server, ticketing's render processes). */
 const processTree = (root: number): number[] => {

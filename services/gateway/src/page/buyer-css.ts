@@ -14,13 +14,14 @@ h1{font-size:1.6rem;margin:.2rem 0 1rem}
 h2{font-size:1.15rem;margin:0 0 .8rem}
 h3{font-size:1rem;margin:1rem 0 .4rem}
 .card{background:#fff;border:1px solid #e3e8ef;border-radius:10px;padding:1.3rem 1.5rem;margin:0 0 1.2rem}
+.card>:first-child{margin-top:0}.card>:last-child{margin-bottom:0}
 .muted{color:#5f6b7a}
 .fine{font-size:.88rem}
 label{display:block;font-weight:600;margin:.7rem 0 .25rem}
 input[type=text],input[type=email]{font:inherit;width:100%;padding:.55rem .7rem;border:1px solid #b9c3cf;border-radius:7px;background:#fff;color:inherit}
 fieldset{border:0;padding:0;margin:1rem 0}
 legend{font-weight:700;padding:0;margin-bottom:.2rem}
-.attendees{list-style:none;padding:0;margin:0}
+.attendees{list-style:none;padding:0;margin:0 0 .7rem}
 .attendees li{margin:0 0 .3rem}
 .attendees label{font-weight:500;margin:.4rem 0 .2rem}
 .row{display:flex;gap:.5rem;align-items:center}

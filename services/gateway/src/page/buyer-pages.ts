@@ -109,7 +109,7 @@ ${message(options.notice, 'info')}
 <section class="card" id="order-live" aria-labelledby="status-heading" data-order="${esc(order.id)}" data-live="${options.live}" data-labels="${esc(JSON.stringify(STATUS_LABELS))}">
 <h2 id="status-heading">Status</h2>
 <p id="order-status" class="status status-${esc(order.status)}" role="status">${esc(fillLabel(STATUS_LABELS, order))}</p>
-<progress id="order-meter" max="${order.tickets.total}" value="${finishedCount}">${finishedCount} of ${order.tickets.total}</progress>
+<progress id="order-meter" aria-label="Tickets made" max="${order.tickets.total}" value="${finishedCount}">${finishedCount} of ${order.tickets.total}</progress>
 <p id="order-reason"${order.reason ? '' : ' hidden'}>${esc(order.reason ?? '')}</p>
 <p id="order-pay"${order.status === 'pending_payment' ? '' : ' hidden'}><a class="button" href="${esc(options.checkoutUrl)}">Pay ${esc(money(order.amount, order.currency))}</a></p>
 <div id="order-tickets"${ticketsDownloadable(order.status) ? '' : ' hidden'}><h3>Your tickets</h3><ul class="tickets" id="ticket-links">${ticketsDownloadable(order.status) ? ticketLinks(order) : ''}</ul></div>
