@@ -63,6 +63,14 @@ export default tseslint.config(
     },
   },
   {
+    // Scripts the pages load in the browser: plain JavaScript, browser globals, no imports.
+    files: ['services/*/src/page/assets/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', TextDecoderStream: 'readonly' },
+    },
+  },
+  {
     files: ['**/main.ts', 'services/launch.ts', 'vitest.config.ts', 'test/**', '**/test/**', 'bench/**', 'deploy/**', 'shared/config/**', 'services/*/src/launch/**'],
     rules: { 'no-restricted-syntax': 'off' },
   },

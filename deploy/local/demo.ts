@@ -1,26 +1,19 @@
 /**
- * `npm run demo`, against a running system (`npm start`): the whole story as a user and a payment
- * processor would live it, each step printed with its timing. Exit 0 only when everything happened.
+ * `npm run demo`, against a running system (`npm start`): the whole story as a buyer lives it —
+ * signing in, ordering, paying on the (dev) payment provider's checkout, watching the order's
+ * live view — each step printed with its timing. Exit 0 only when everything happened.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { connect } from '@nats-io/transport-node';
 import { parseEnv } from '#shared/config/env';
 import { AUTH_RPC } from '#shared/contracts/auth';
 import { createRpcClient } from '#shared/nats/rpc';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const config = parseEnv(
   z.object({
     GATEWAY_URL: z.string().default('http://localhost:3000'),
-    WEBHOOK_URL: z.string().default('http://localhost:3001/webhooks/payments'),
     INBOX_URL: z.string().default('http://127.0.0.1:8025'),
     NATS_URL: z.string().default('nats://127.0.0.1:4222'),
-    DATA_DIR: z.string().default(join(root, '.data')),
-    WEBHOOK_SECRET: z.string().optional(),
     DEMO_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
   }),
   process.env,
@@ -54,12 +47,31 @@ const until = async <T>(what: string, check: () => Promise<T | undefined>): Prom
 
 const inbox = async (): Promise<InboxMail[]> => (await (await fetch(`${config.INBOX_URL}/api/messages`)).json()) as InboxMail[];
 
-const webhookSecret = (): string => {
-  if (config.WEBHOOK_SECRET) return config.WEBHOOK_SECRET;
-  const file = join(config.DATA_DIR, 'dev-secrets.json');
-  if (!existsSync(file)) throw new Error(`WEBHOOK_SECRET is not set and ${file} does not exist (is npm start running?)`);
-  return (JSON.parse(readFileSync(file, 'utf8')) as { WEBHOOK_SECRET: string }).WEBHOOK_SECRET;
+/** An order's live view (GET /orders/:id/events), read in the background until the server ends it. */
+const watchOrder = async (url: string, cookie: string) => {
+  const response = await fetch(url, { headers: { accept: 'text/event-stream', cookie } });
+  if (response.status !== 200 || !response.body) throw new Error(`GET ${url}: expected a stream, got ${response.status} ${await response.text()}`);
+  const seen: Array<{ status: string; tickets: { total: number; generated: number } }> = [];
+  const ended = (async () => {
+    let buffer = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const data = buffer.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+        buffer = buffer.slice(end + 2);
+        if (data) seen.push(JSON.parse(data) as (typeof seen)[number]);
+      }
+    }
+    return seen;
+  })();
+  return { seen, ended };
 };
+
+/** Undoes the pages' escaping (`&#38;` and friends). */
+const unescape = (text: string) => text.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
+const hiddenFields = (html: string) => new URLSearchParams([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1]!, unescape(m[2]!)]));
 
 const expectStatus = async (response: Response, status: number, what: string) => {
   if (response.status !== status) throw new Error(`${what}: expected ${status}, got ${response.status} ${await response.text()}`);
@@ -118,19 +130,26 @@ const main = async () => {
   const order = (await created.json()) as { id: string; status: string; amount: number; currency: string };
   ok(`${order.id}: ${order.status}, ${(order.amount / 100).toFixed(2)} ${order.currency}`);
 
-  step('the payment processor sends a signed payment.succeeded');
-  const body = JSON.stringify({ type: 'payment.succeeded', timestamp: new Date().toISOString(), data: { orderId: order.id, amount: order.amount, currency: order.currency } });
-  const msgId = `msg_demo_${order.id}`;
-  const now = new Date();
-  const signature = new Webhook(webhookSecret()).sign(msgId, now, body);
-  const timestamp = String(Math.floor(now.getTime() / 1000));
-  const hook = await fetch(config.WEBHOOK_URL, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'webhook-id': msgId, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
-    body,
-  });
-  await expectStatus(hook, 200, 'POST /webhooks/payments');
-  ok('200 after the event was stored durably');
+  step('open the order\'s live view (GET /orders/:id/events)');
+  const live = await watchOrder(`${config.GATEWAY_URL}/orders/${order.id}/events`, cookie);
+  await until('the first event of the live view', async () => live.seen[0]);
+  ok(`first event: ${live.seen[0]!.status}`);
+
+  step('open the order page and follow its Pay link');
+  const orderPage = await fetch(`${config.GATEWAY_URL}/my/orders/${order.id}`, { headers: { cookie } });
+  await expectStatus(orderPage, 200, 'GET /my/orders/:id');
+  const payHref = /<a class="button" href="([^"]+)">Pay /.exec(await orderPage.text())?.[1];
+  const payLink = payHref && unescape(payHref);
+  if (!payLink) throw new Error('the order page has no Pay link');
+  const checkout = await fetch(payLink);
+  await expectStatus(checkout, 200, 'the checkout page');
+  const fields = hiddenFields(await checkout.text());
+  ok(`the payment provider's checkout: ${(Number(fields.get('amount')) / 100).toFixed(2)} ${fields.get('currency')} for ${fields.get('order')}`);
+
+  step('press Pay (the provider sends a signed payment.succeeded to webhook-ingest)');
+  const paid = await fetch(new URL('/checkout', checkout.url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: fields, redirect: 'manual' });
+  await expectStatus(paid, 303, 'POST /checkout (Pay)');
+  ok(`303 back to ${paid.headers.get('location')}`);
 
   step('wait for the tickets email');
   const tickets = await until('the tickets email', async () => (await inbox()).find((m) => m.to.includes(email) && m.attachments.length > 0));
@@ -138,13 +157,11 @@ const main = async () => {
   if (pdfs.length !== 3) throw new Error(`expected 3 PDF tickets, got ${pdfs.length}`);
   ok(`"${tickets.subject}" with ${pdfs.map((p) => p.filename).join(', ')}`);
 
-  step('order status');
-  const final = await until('the order to be sent', async () => {
-    const res = await fetch(`${config.GATEWAY_URL}/orders/${order.id}`, { headers: { cookie } });
-    const view = (await res.json()) as { status: string; tickets: { total: number; generated: number } };
-    return view.status === 'sent' ? view : undefined;
-  });
-  ok(`${final.status}, ${final.tickets.generated}/${final.tickets.total} tickets`);
+  step('the live view, pushed as it happened');
+  const events = await Promise.race([live.ended, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the live view did not end')), config.DEMO_TIMEOUT_MS))]);
+  const final = events.at(-1);
+  if (final?.status !== 'sent') throw new Error(`the live view ended at ${final?.status ?? 'nothing'}`);
+  ok(events.map((e) => (e.status === 'generating' ? `generating ${e.tickets.generated}/${e.tickets.total}` : e.status)).join(' → '));
 
   process.stdout.write(`demo complete in ${Date.now() - started} ms\n`);
 };

@@ -84,10 +84,12 @@ export const startDevInbox = async (options: { smtpPort: number; webPort: number
 <table><tr><th>Subject</th><th>To</th><th>Attachments</th><th>Received</th></tr>${rows.join('') || '<tr><td colspan="4" class="muted">No mail yet.</td></tr>'}</table>`),
       );
     } else if (parts[0] === 'messages' && mail && parts.length === 2) {
+      // A link in the email opens in the inbox's own tab (base target _top), as a mail client
+      // would open it in the browser: the sites it leads to refuse to be framed.
       const files = mail.attachments.map((a, i) => `<li><a href="/messages/${mail.id}/attachments/${i}">${escape(a.filename)}</a> <span class="muted">${a.size} bytes</span></li>`).join('');
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
         page(mail.subject, `<p><a href="/">← inbox</a></p><h1>${escape(mail.subject)}</h1><p class="muted">From ${escape(mail.from)} to ${escape(mail.to.join(', '))}</p>
-${mail.html ? `<iframe sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" srcdoc="${escape(mail.html)}"></iframe>` : `<pre>${escape(mail.text)}</pre>`}
+${mail.html ? `<iframe title="The email" sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" srcdoc="${escape(`<base target="_top">${mail.html}`)}"></iframe>` : `<pre>${escape(mail.text)}</pre>`}
 ${files ? `<h2>Attachments</h2><ul>${files}</ul>` : ''}`),
       );
     } else if (parts[0] === 'messages' && mail && parts[2] === 'attachments') {

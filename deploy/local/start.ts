@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole system on one machine. Uses NATS_URL when a server answers there, else
- * starts one with its store under DATA_DIR; starts a dev SMTP inbox when SMTP_URL is unset; runs
- * the six services as separate processes with prefixed logs; Ctrl-C drains everything.
+ * starts one with its store under DATA_DIR; starts a dev SMTP inbox when SMTP_URL is unset and a
+ * dev payment provider when PAYMENT_CHECKOUT_URL is unset; runs the six services as separate
+ * processes with prefixed logs (pretty on a terminal, JSON otherwise); Ctrl-C drains everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseEnv, intFromEnv } from '#shared/config/env';
 import { startDevInbox, type DevInbox } from './dev-inbox.ts';
+import { startDevPayments, type DevPayments } from './dev-payments.ts';
+import { chooseLogFormat, createLineFormatter } from './log-lines.ts';
 import { natsAnswers, startLocalNats } from './local-nats.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,6 +35,11 @@ const config = parseEnv(
     CONSOLE_PORT: intFromEnv(3002),
     INBOX_PORT: intFromEnv(8025),
     INBOX_SMTP_PORT: intFromEnv(2525),
+    /** The dev payment provider's port, when PAYMENT_CHECKOUT_URL is unset. */
+    PAYMENTS_PORT: intFromEnv(3003),
+    PAYMENT_CHECKOUT_URL: z.string().optional(),
+    /** `pretty` (one coloured line per event) or `json`; unset: pretty when stdout is a terminal. */
+    LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
     /** First of three health/metrics ports for the workers (auth, mailer, ticketing). */
     WORKER_HEALTH_PORT: intFromEnv(3101),
     SHUTDOWN_GRACE_MS: intFromEnv(10_000),
@@ -41,6 +49,7 @@ const config = parseEnv(
 );
 
 const say = (line: string) => process.stdout.write(`[start] ${line}\n`);
+const formatLine = createLineFormatter(chooseLogFormat(config.LOG_FORMAT, process.stdout.isTTY === true));
 const dataDir = resolve(config.DATA_DIR);
 mkdirSync(dataDir, { recursive: true });
 
@@ -72,17 +81,17 @@ const devSecrets = (): DevSecrets => {
 const children: Array<{ name: string; child: ChildProcess }> = [];
 let natsChild: ChildProcess | undefined;
 let inbox: DevInbox | undefined;
+let payments: DevPayments | undefined;
 let stopping = false;
 
 const prefixLines = (name: string, child: ChildProcess) => {
-  const pad = name.padEnd(14);
   for (const stream of [child.stdout, child.stderr]) {
     let buffer = '';
     stream?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const lines = buffer.split('\n');
       buffer = lines.pop() ?? '';
-      for (const line of lines) process.stdout.write(`[${pad}] ${line}\n`);
+      for (const line of lines) process.stdout.write(`${formatLine(name, line)}\n`);
     });
   }
 };
@@ -126,6 +135,7 @@ const shutdown = async (signal: string, exitCode = 0) => {
   );
   await Promise.all(exits);
   await inbox?.close();
+  await payments?.close();
   if (natsChild && natsChild.exitCode === null) {
     const exited = new Promise((r) => natsChild?.once('exit', r));
     natsChild.kill('SIGTERM');
@@ -159,13 +169,25 @@ const main = async () => {
   }
   const publicUrl = config.PUBLIC_URL ?? `http://localhost:${config.GATEWAY_PORT}`;
   const secrets = devSecrets();
+  let checkoutUrl = config.PAYMENT_CHECKOUT_URL;
+  if (!checkoutUrl) {
+    payments = await startDevPayments({
+      port: config.PAYMENTS_PORT,
+      webhookUrl: `http://127.0.0.1:${config.WEBHOOK_PORT}/webhooks/payments`,
+      webhookSecret: secrets.WEBHOOK_SECRET,
+      returnOrigins: [publicUrl],
+    });
+    checkoutUrl = payments.checkoutUrl;
+    say(`no PAYMENT_CHECKOUT_URL: checkouts go to the dev payment provider at ${checkoutUrl}`);
+  }
   const env: Record<string, string | undefined> = {
     ...process.env,
     NATS_URL: natsUrl,
     SMTP_URL: smtpUrl,
     MAIL_FROM: process.env.MAIL_FROM ?? 'Handoff <tickets@handoff.localhost>',
     PUBLIC_URL: publicUrl,
-    APP_URL: process.env.APP_URL ?? `${publicUrl}/me`,
+    APP_URL: process.env.APP_URL ?? `${publicUrl}/`,
+    PAYMENT_CHECKOUT_URL: checkoutUrl,
     GATEWAY_PORT: String(config.GATEWAY_PORT),
     WEBHOOK_PORT: String(config.WEBHOOK_PORT),
     CONSOLE_PORT: String(config.CONSOLE_PORT),
@@ -203,15 +225,17 @@ const main = async () => {
     webhooks: `http://localhost:${config.WEBHOOK_PORT}/webhooks/payments`,
     console: `http://localhost:${config.CONSOLE_PORT}`,
     inbox: inbox?.webUrl,
+    payments: checkoutUrl,
     nats: natsUrl,
     /** Every process this launcher runs, so a supervisor (or a test) can check they all stop. */
     pids: Object.fromEntries([...children.map(({ name, child }) => [name, child.pid]), ...(natsChild ? [['nats-server', natsChild.pid]] : [])]),
   };
   say('Handoff is running:');
-  say(`  API            ${urls.gateway}   (POST /auth/magic-link, /orders …)`);
+  say(`  Buyer page     ${urls.gateway}/   (sign in, order, pay, watch tickets arrive; API: /auth/magic-link, /orders …)`);
   say(`  Webhooks       ${urls.webhooks}`);
   say(`  Console        ${urls.console}   (operators; token: ADMIN_TOKEN in ${join(dataDir, 'dev-secrets.json')})`);
   if (urls.inbox) say(`  Dev inbox      ${urls.inbox}`);
+  if (payments) say(`  Dev payments   ${urls.payments}`);
   say(`  NATS           ${urls.nats}`);
   say('Try it: npm run demo   ·   stop: Ctrl-C');
   process.stdout.write(`handoff ready ${JSON.stringify(urls)}\n`);

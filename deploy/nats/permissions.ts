@@ -46,6 +46,8 @@ export interface ServiceNeeds {
   serves: readonly string[];
   /** Request/reply subjects it calls. */
   calls: readonly string[];
+  /** Event streams of another service it follows live, through one ordered consumer per process. */
+  watches?: readonly StreamSpec[];
   /** Streams of its own whose stored messages it reads back by sequence. */
   readsMessagesOf?: readonly string[];
   /** The operators' console: reads every stream's and consumer's state, reads, deletes and replays dead letters. */
@@ -73,6 +75,8 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
     serves: [],
     // Not auth.rpc.add_user: adding users is an operator's job (the CLI runs as admin).
     calls: [SUBJECTS.authVerifyToken, SUBJECTS.authGetSession, SUBJECTS.authEndSession, ...rpcOf('ticketing.rpc.')],
+    // Live order views (GET /orders/:id/events): the order-change events, read only.
+    watches: [STREAMS.ORDER_EVENTS],
   }),
   'webhook-ingest': service('webhook-ingest', {
     runtime: false,
@@ -92,7 +96,7 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
   }),
   ticketing: service('ticketing', {
     runtime: true,
-    publishes: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsReady],
+    publishes: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsReady, ...STREAMS.ORDER_EVENTS.subjects],
     jobs: jobs(
       paymentReceivedJob as JobSpec<never>,
       generateTicketJob as JobSpec<never>,
@@ -170,6 +174,20 @@ const objectRead = (stream: string) => [
   `${API}.DIRECT.GET.${stream}.>`,
 ];
 
+/**
+ * Following an event stream from now on: an ordered consumer (ephemeral, no acks, in memory),
+ * which the client deletes and recreates from its last sequence after a gap or a reconnect.
+ * Nothing is acknowledged and nothing in the stream can be changed.
+ */
+const streamWatch = (stream: string) => [
+  `${API}.STREAM.INFO.${stream}`,
+  `${API}.CONSUMER.CREATE.${stream}`,
+  `${API}.CONSUMER.CREATE.${stream}.>`,
+  `${API}.CONSUMER.INFO.${stream}.>`,
+  `${API}.CONSUMER.DELETE.${stream}.>`,
+  `${API}.CONSUMER.MSG.NEXT.${stream}.>`,
+];
+
 const bucketOwner = (bucket: string) => [
   ...streamAdmin(`KV_${bucket}`),
   ...streamRead(`KV_${bucket}`),
@@ -230,6 +248,7 @@ export const permissionsFor = (name: ServiceName): Permissions => {
     ...service.objectStores.flatMap((o) => objectStoreOwner(o.name)),
     ...service.readsObjectStores.flatMap((o) => objectRead(`OBJ_${o.name}`)),
     ...(service.readsMessagesOf ?? []).map((stream) => `${API}.STREAM.MSG.GET.${stream}`),
+    ...(service.watches ?? []).flatMap((stream) => streamWatch(stream.name)),
     ...(service.operator ? operatorBasics() : []),
     ...service.calls,
   ];

@@ -42,11 +42,50 @@ export const Order = z.object({
 });
 export type Order = z.infer<typeof Order>;
 
-/** An order as other services see it: the stored order plus ticket progress. */
+export const TicketCount = z.object({ total: z.number().int(), generated: z.number().int() });
+
+/**
+ * An order as other services see it: the stored order plus ticket progress. `revision` is the
+ * order record's revision: with `tickets.generated` it orders the views of one order in time
+ * (a later status has a higher revision; within one revision the count only grows).
+ */
 export const OrderView = Order.omit({ v: true }).extend({
-  tickets: z.object({ total: z.number().int(), generated: z.number().int() }),
+  tickets: TicketCount,
+  revision: z.number().int().nonnegative().optional(),
 });
 export type OrderView = z.infer<typeof OrderView>;
+
+/**
+ * An order's status or ticket count moved (`orders.changed.<id>`, stream ORDER_EVENTS), published
+ * by ticketing after each change with `Nats-Msg-Id` `order-changed:<id>:<revision>.<generated>`.
+ * Only what can change after creation: live views merge it into the order they read first.
+ */
+export const OrderChanged = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  status: OrderStatus,
+  reason: z.string().optional(),
+  tickets: TicketCount,
+  updatedAt: z.string(),
+  revision: z.number().int().nonnegative(),
+});
+export type OrderChanged = z.infer<typeof OrderChanged>;
+
+/** The position of a view of an order in its history: compare with `compareOrderVersions`. */
+export interface OrderVersion {
+  revision: number;
+  generated: number;
+}
+export const orderVersion = (view: { revision?: number | undefined; tickets: { generated: number } }): OrderVersion => ({
+  revision: view.revision ?? 0,
+  generated: view.tickets.generated,
+});
+export const compareOrderVersions = (a: OrderVersion, b: OrderVersion): number => a.revision - b.revision || a.generated - b.generated;
+export const formatOrderVersion = (v: OrderVersion): string => `${v.revision}.${v.generated}`;
+export const parseOrderVersion = (text: string | undefined): OrderVersion | undefined => {
+  const match = /^(\d{1,15})\.(\d{1,6})$/.exec(text?.trim() ?? '');
+  return match ? { revision: Number(match[1]), generated: Number(match[2]) } : undefined;
+};
 
 export const CreateOrderRequest = z.object({
   userId: z.string().min(1),

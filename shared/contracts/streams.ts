@@ -49,6 +49,16 @@ export const STREAMS = {
     duplicateWindowMs: DAY,
     description: 'tickets.ready: every ticket of an order exists (published once per order)',
   },
+  ORDER_EVENTS: {
+    name: 'ORDER_EVENTS',
+    owner: 'ticketing',
+    subjects: [`${SUBJECTS.ordersChanged}.*`],
+    retention: 'limits',
+    // Read live (the gateway's watch starts at the end); a day covers any reconnect.
+    maxAgeMs: DAY,
+    duplicateWindowMs: 10 * MINUTE,
+    description: 'orders.changed.<id>: an order\'s status or ticket count after each change, for live views',
+  },
   DLQ: {
     name: 'DLQ',
     owner: 'console',

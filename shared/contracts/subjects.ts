@@ -11,6 +11,8 @@ export const SUBJECTS = {
   ticketsReady: 'tickets.ready',
   ticketsSent: 'tickets.sent',
   ticketsMailFailed: 'tickets.mail_failed',
+  /** `orders.changed.<orderId>`: an order's status or ticket count moved (see orderChangedSubject). */
+  ordersChanged: 'orders.changed',
   deadLetterPrefix: 'dlq',
 
   authVerifyToken: 'auth.rpc.verify_token',
@@ -21,6 +23,9 @@ export const SUBJECTS = {
   ordersGet: 'ticketing.rpc.get_order',
   ordersList: 'ticketing.rpc.list_orders',
 } as const;
+
+/** The subject of one order's change events; the stream and its watchers use `orders.changed.*`. */
+export const orderChangedSubject = (orderId: string): string => `${SUBJECTS.ordersChanged}.${orderId}`;
 
 /** Dead letters of a consumer go to `dlq.<stream>.<consumer>`. */
 export const deadLetterSubject = (stream: string, consumer: string): string =>

@@ -61,9 +61,10 @@ export interface KvRecords<T> {
   create(key: string, value: T): Promise<boolean>;
   /**
    * Applies `mutate` to the current value until the revision-checked write wins. `mutate`
-   * returning undefined means "no change". Resolves with the value now stored (undefined if none).
+   * returning undefined means "no change". Resolves with the value now stored and its revision
+   * (undefined if none).
    */
-  change(key: string, mutate: (current: T) => T | undefined): Promise<{ value: T; changed: boolean } | undefined>;
+  change(key: string, mutate: (current: T) => T | undefined): Promise<{ value: T; revision: number; changed: boolean } | undefined>;
   keys(filter: string): Promise<string[]>;
 }
 
@@ -90,10 +91,10 @@ export const kvRecords = <T>(kv: RecordKv, schema: z.ZodType<T>): KvRecords<T> =
         const current = await read(key);
         if (!current) return undefined;
         const next = mutate(current.value);
-        if (next === undefined) return { value: current.value, changed: false };
+        if (next === undefined) return { value: current.value, revision: current.revision, changed: false };
         try {
-          await kv.update(key, encode(next), current.revision);
-          return { value: next, changed: true };
+          const revision = await kv.update(key, encode(next), current.revision);
+          return { value: next, revision, changed: true };
         } catch (error) {
           if (!isConflict(error) || tries >= 100) throw error;
           await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * (tries + 1))));

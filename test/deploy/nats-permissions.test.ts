@@ -16,7 +16,7 @@ import { AUTH_JOBS } from '#shared/contracts/auth';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { ownedBy } from '#shared/contracts/ownership';
 import { STREAMS } from '#shared/contracts/streams';
-import { SUBJECTS } from '#shared/contracts/subjects';
+import { orderChangedSubject, SUBJECTS } from '#shared/contracts/subjects';
 import { generateTicketJob } from '#shared/contracts/tickets';
 import { connectNats } from '#shared/nats/connect';
 import { createObjectReader } from '#shared/nats/object-reader';
@@ -99,10 +99,14 @@ describe('each service user can do what its service needs', () => {
       const { nc } = started;
       const js = jetstream(nc);
 
-      for (const subject of needs.publishes) {
+      for (const pattern of needs.publishes) {
+        // A wildcard permission (`orders.changed.*`) is exercised on one concrete subject.
+        const subject = pattern.replaceAll('*', 'probe');
         const ack = await js.publish(subject, new TextEncoder().encode('{}'), { msgID: `${name}:${subject}` });
         expect(ack.seq).toBeGreaterThan(0);
       }
+
+      for (const stream of needs.watches ?? []) await expectCanWatch(js, stream.name, stream.subjects[0]!.replaceAll('*', `watched-by-${name}`));
 
       for (const bucket of needs.buckets) {
         const kv = await new Kvm(nc).open(bucket.name);
@@ -162,6 +166,20 @@ const expectCanConsume = async (js: JetStreamClient, stream: string, consumer: s
   expect(acked, `${consumer} acked a message`).toBe(true);
 };
 
+/** Follows a stream with an ordered consumer from its end, as a live view does, and sees a new event. */
+const expectCanWatch = async (js: JetStreamClient, stream: string, subject: string) => {
+  const admin = await connectAs(ADMIN_USER, 'probe-watch-admin');
+  const last = (await (await jetstreamManager(admin)).streams.info(stream)).state.last_seq;
+  const consumer = await js.consumers.get(stream, { filter_subjects: subject, opt_start_seq: last + 1 });
+  const messages = await consumer.consume({ max_messages: 8 });
+  await jetstream(admin).publish(subject, new TextEncoder().encode('{"watched":true}'));
+  for await (const m of messages) {
+    expect(m.subject).toBe(subject);
+    break;
+  }
+  await messages.close();
+};
+
 describe('each service user is denied what it must not do', () => {
   test('the mailer cannot publish a payment event', async () => {
     const mailer = jetstream(await connectAs('mailer'));
@@ -190,6 +208,19 @@ describe('each service user is denied what it must not do', () => {
     await expect(js.consumers.get(generateTicketJob.stream, generateTicketJob.consumer)).rejects.toThrow(/permission/i);
     const pull = gateway.request(`$JS.API.CONSUMER.MSG.NEXT.${generateTicketJob.stream}.${generateTicketJob.consumer}`, new TextEncoder().encode('{"batch":1}'), { timeout: 3_000 });
     await expect(pull).rejects.toThrow(/permission/i);
+  });
+
+  test('order-change events: only ticketing publishes them; the gateway reads them but cannot publish, pull a durable or change the stream; a worker cannot read them', async () => {
+    const subject = orderChangedSubject('ord_deny_probe');
+    const gateway = await connectAs('gateway');
+    await expect(jetstream(gateway).publish(subject, new TextEncoder().encode('{}'), { timeout: 3_000 })).rejects.toThrow(/permission/i);
+    expect((await jetstream(await connectAs('ticketing')).publish(subject, new TextEncoder().encode('{}'))).stream).toBe(STREAMS.ORDER_EVENTS.name);
+    const purge = await apiRequest(gateway, `$JS.API.STREAM.PURGE.${STREAMS.ORDER_EVENTS.name}`, {});
+    expect(purge.denied).toBe(true);
+    const mailer = jetstream(await connectAs('mailer'));
+    await expect(mailer.consumers.get(STREAMS.ORDER_EVENTS.name, { filter_subjects: subject })).rejects.toThrow(/permission/i);
+    // The watch's rights are on ORDER_EVENTS alone: the gateway cannot follow the payments.
+    await expect(jetstream(gateway).consumers.get(STREAMS.PAYMENTS.name, { filter_subjects: SUBJECTS.paymentReceived })).rejects.toThrow(/permission/i);
   });
 
   test('a worker cannot bind another service\'s consumer or delete a stream', async () => {

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { runCli } from '../magic-link/helpers.ts';
 import { isAlive, startProcess, type RunningProcess } from '../process.ts';
 import { waitFor } from '../wait.ts';
+import { freePort, freeRun, startLauncher } from './launcher.ts';
 
 // `npm start` exactly as a newcomer runs it (node --import tsx deploy/local/start.ts), with nothing
 // listening at NATS_URL and no SMTP_URL, then `npm run demo` against it, then Ctrl-C (SIGINT).
@@ -14,40 +14,7 @@ const GRACE_MS = 5_000;
 const dataDir = mkdtempSync(join(tmpdir(), 'handoff-start-'));
 const launchers: RunningProcess[] = [];
 
-const listen = (port: number) =>
-  new Promise<number | undefined>((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(undefined));
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
-    });
-  });
-// A port is free only until someone binds it: the kernel may hand the same released port out twice
-// in a row, so every port chosen for one start is remembered and never chosen again.
-const chosen = new Set<number>();
-const freePort = async (): Promise<number> => {
-  for (;;) {
-    const port = (await listen(0))!;
-    if (!chosen.has(port)) {
-      chosen.add(port);
-      return port;
-    }
-  }
-};
-/** Three consecutive free ports: the launcher gives auth, mailer and ticketing base, base+1, base+2. */
-const freeRun = async (): Promise<number> =>
-  waitFor(async () => {
-    const base = await freePort();
-    if (chosen.has(base + 1) || chosen.has(base + 2)) return undefined;
-    const next = [await listen(base + 1), await listen(base + 2)];
-    if (base + 2 >= 65_536 || !next.every((p) => p !== undefined)) return undefined;
-    chosen.add(base + 1);
-    chosen.add(base + 2);
-    return base;
-  }, { what: 'three consecutive free ports' });
-
-const ports = { nats: 0, gateway: 0, webhook: 0, console: 0, inbox: 0, smtp: 0, workers: 0 };
+const ports = { nats: 0, gateway: 0, webhook: 0, console: 0, inbox: 0, smtp: 0, payments: 0, workers: 0 };
 const startEnv = () => ({
   NATS_URL: `nats://127.0.0.1:${ports.nats}`,
   DATA_DIR: dataDir,
@@ -56,6 +23,8 @@ const startEnv = () => ({
   CONSOLE_PORT: String(ports.console),
   INBOX_PORT: String(ports.inbox),
   INBOX_SMTP_PORT: String(ports.smtp),
+  PAYMENTS_PORT: String(ports.payments),
+  PAYMENT_CHECKOUT_URL: undefined,
   WORKER_HEALTH_PORT: String(ports.workers),
   SHUTDOWN_GRACE_MS: String(GRACE_MS),
   LOG_LEVEL: 'warn',
@@ -66,23 +35,11 @@ const startEnv = () => ({
   APP_URL: undefined,
 });
 
-interface Ready {
-  gateway: string;
-  webhooks: string;
-  console: string;
-  inbox: string;
-  nats: string;
-  pids: Record<string, number>;
-}
-
-const start = async (): Promise<{ launcher: RunningProcess; ready: Ready }> => {
-  const launcher = startProcess('deploy/local/start.ts', { env: startEnv(), name: 'npm start' });
-  launchers.push(launcher);
-  await launcher.waitForOutput(/^handoff ready \{.*\}$/m, 120_000);
-  const line = launcher.output().split('\n').find((l) => l.startsWith('handoff ready '))!;
-  return { launcher, ready: JSON.parse(line.slice('handoff ready '.length)) as Ready };
+const start = async () => {
+  const started = await startLauncher(startEnv());
+  launchers.push(started.launcher);
+  return started;
 };
-
 
 /** The launcher and everything under it (services, nats-server, ticketing's render processes). */
 const processTree = (root: number): number[] => {
@@ -112,12 +69,12 @@ afterAll(async () => {
 const keptEmail = `kept.${Date.now().toString(36)}@example.test`;
 
 test('npm start with nothing at NATS_URL runs the whole system; the demo passes; SIGINT stops every process', async () => {
-  Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), console: await freePort(), inbox: await freePort(), smtp: await freePort(), workers: await freeRun() });
+  Object.assign(ports, { nats: await freePort(), gateway: await freePort(), webhook: await freePort(), console: await freePort(), inbox: await freePort(), smtp: await freePort(), payments: await freePort(), workers: await freeRun() });
   const { launcher, ready } = await start();
   expect(launcher.output()).toContain(`no NATS server at nats://127.0.0.1:${ports.nats}: starting one`);
   // The server under test (the current one unless NATS_SERVER_BIN names another), never a stray install.
   expect(launcher.output()).toContain(`nats: starting nats-server ${process.env.NATS_SERVER_VERSION} (${process.env.NATS_SERVER_BIN})`);
-  expect(ready).toMatchObject({ gateway: `http://localhost:${ports.gateway}`, inbox: `http://127.0.0.1:${ports.inbox}`, nats: `nats://127.0.0.1:${ports.nats}` });
+  expect(ready).toMatchObject({ gateway: `http://localhost:${ports.gateway}`, inbox: `http://127.0.0.1:${ports.inbox}`, payments: `http://127.0.0.1:${ports.payments}/checkout`, nats: `nats://127.0.0.1:${ports.nats}` });
   expect(Object.keys(ready.pids).sort()).toEqual(['auth', 'console', 'gateway', 'mailer', 'nats-server', 'ticketing', 'webhook-ingest']);
   // The console is on its own port (npm start makes an ADMIN_TOKEN) and refuses a visitor without
   // it; the public gateway has no operator routes at all.
@@ -130,11 +87,8 @@ test('npm start with nothing at NATS_URL runs the whole system; the demo passes;
   const demo = startProcess('deploy/local/demo.ts', {
     env: {
       GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
-      WEBHOOK_URL: `http://127.0.0.1:${ports.webhook}/webhooks/payments`,
       INBOX_URL: ready.inbox,
       NATS_URL: ready.nats,
-      DATA_DIR: dataDir,
-      WEBHOOK_SECRET: undefined,
       DEMO_TIMEOUT_MS: '60000',
     },
     name: 'demo',
@@ -148,6 +102,9 @@ test('npm start with nothing at NATS_URL runs the whole system; the demo passes;
   expect(launcher.output()).toMatch(/\[start\] stopped/);
   expect(demoCode, `demo output:\n${demo.output()}\nlauncher output (tail):\n${launcher.output().slice(-4000)}`).toBe(0);
   expect(demo.output()).toMatch(/demo complete in \d+ ms/);
+  // The buyer paid on the dev provider's checkout and watched the order's live view to the end.
+  expect(demo.output()).toMatch(/press Pay .* ok .* 303 back to http:\/\/localhost:\d+\/my\/orders\/ord_/);
+  expect(demo.output()).toMatch(/the live view, pushed as it happened … ok .* — pending_payment → paid → .*generating 3\/3 → .*sent\n/);
 });
 
 test('a second npm start on the same DATA_DIR finds the user the first one stored, and keeps its dev secrets 0600', async () => {

@@ -39,6 +39,16 @@ export const gatewayEnv = z.object({
   RATE_LIMIT_ORDERS_MAX: intFromEnv(20).pipe(z.number().min(1)),
   /** Window of the per-user order limit (default 1 hour, at most 1 hour). */
   RATE_LIMIT_ORDERS_WINDOW_MS: window(60 * MINUTE),
+  /**
+   * The payment provider's hosted checkout (default http://localhost:3003/checkout, the dev
+   * provider `npm start` runs). The buyer page sends the buyer there with `order`, `amount`
+   * (minor units), `currency`, `description` and `return` (the order's page) in the query.
+   */
+  PAYMENT_CHECKOUT_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3003/checkout'),
+  /** Live order views (GET /orders/:id/events) one user may hold open at once on one replica (default 5); more get 429. */
+  ORDER_EVENTS_MAX_PER_USER: intFromEnv(5).pipe(z.number().min(1).max(100)),
+  /** How often an open live view gets a comment line, so proxies do not close an idle stream (default 15 s). */
+  ORDER_EVENTS_HEARTBEAT_MS: intFromEnv(15_000).pipe(z.number().min(100).max(300_000)),
   /** How long to wait for the auth service before answering 503 (default 3 s). */
   AUTH_RPC_TIMEOUT_MS: intFromEnv(3_000).pipe(z.number().min(100)),
   /** How long to wait for JetStream to store a job before answering 503 (default 3 s). */

@@ -8,13 +8,16 @@ import { buildApp } from './app.ts';
 import { createAuthClient } from './auth-client.ts';
 import { gatewayEnv } from './config.ts';
 import { createKvRateLimiter } from '#shared/http/rate-limit';
+import { startOrderWatch } from './order-watch.ts';
 
 /** gateway: the public API. It answers at once and leaves slow work to jobs; it holds no operator power. */
 export default defineService({
   name: 'gateway',
   env: gatewayEnv,
-  async start({ nc, config, publisher, isReady, metrics, log }) {
+  async start({ nc, js, jsm, config, publisher, isReady, metrics, log }) {
     const rpc = createRpcClient(nc, { timeoutMs: config.AUTH_RPC_TIMEOUT_MS });
+    // One feed of order changes for the whole process, fanned out to its live order views.
+    const changes = startOrderWatch({ js, jsm, log });
     const app = buildApp({
       jobs: {
         requestMagicLink: async (job) =>
@@ -25,6 +28,7 @@ export default defineService({
         rpc,
         tickets: createObjectReader(nc, OBJECT_STORES.tickets),
         orderLimit: { max: config.RATE_LIMIT_ORDERS_MAX, windowMs: config.RATE_LIMIT_ORDERS_WINDOW_MS },
+        live: { watch: changes.watch, maxPerUser: config.ORDER_EVENTS_MAX_PER_USER, heartbeatMs: config.ORDER_EVENTS_HEARTBEAT_MS },
       },
       limiter: createKvRateLimiter(await openBucket(nc, BUCKETS.rateLimits)),
       isReady,
@@ -32,6 +36,7 @@ export default defineService({
         publicUrl: config.PUBLIC_URL,
         appUrl: config.APP_URL,
         trustProxy: config.TRUST_PROXY,
+        checkoutUrl: config.PAYMENT_CHECKOUT_URL,
         rateLimits: {
           emailNetwork: { max: config.RATE_LIMIT_EMAIL_NETWORK_MAX, windowMs: config.RATE_LIMIT_EMAIL_NETWORK_WINDOW_MS },
           email: { max: config.RATE_LIMIT_EMAIL_MAX, windowMs: config.RATE_LIMIT_EMAIL_WINDOW_MS },
@@ -41,6 +46,6 @@ export default defineService({
       log,
       metrics,
     });
-    return { http: { app, port: config.GATEWAY_PORT, host: config.GATEWAY_HOST } };
+    return { http: { app, port: config.GATEWAY_PORT, host: config.GATEWAY_HOST }, close: () => changes.stop() };
   },
 });

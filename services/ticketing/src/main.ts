@@ -18,6 +18,7 @@ import { createOnTicketsMailFailed } from './handlers/tickets-mail-failed.ts';
 import { createOnTicketsSent } from './handlers/tickets-sent.ts';
 import { createOnTicketGenerated } from './order-completion.ts';
 import { createLatestOrders } from './latest-orders.ts';
+import { announcingOrders, announcingProgress, createOrderChanges } from './order-changes.ts';
 import { createOrderStore } from './orders-store.ts';
 import { createProgressStore } from './progress-store.ts';
 import type { RenderInput } from './render-ticket.ts';
@@ -43,8 +44,12 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
     sent: withTiming(ticketsSentJob, config),
     mailFailed: withTiming(ticketsMailFailedJob, config),
   };
-  const orders = createOrderStore(recordBucket(await openBucket(nc, BUCKETS.orders), ctx.jsm, BUCKETS.orders.name));
-  const progress = createProgressStore(await openBucket(nc, BUCKETS.ticketProgress));
+  const orderStore = createOrderStore(recordBucket(await openBucket(nc, BUCKETS.orders), ctx.jsm, BUCKETS.orders.name));
+  const progressStore = createProgressStore(await openBucket(nc, BUCKETS.ticketProgress));
+  // Every status move and counted ticket is announced on orders.changed.<id> (live views).
+  const changes = createOrderChanges({ orders: orderStore, progress: progressStore, publisher });
+  const orders = announcingOrders(orderStore, changes);
+  const progress = announcingProgress(progressStore, changes);
   const store = createTicketStore(await new Objm(nc).open(OBJECT_STORES.tickets.name));
   const renderer = createProcessPool<RenderInput, Uint8Array>({ module: parts.renderModule, size: config.RENDER_PROCESSES, warm: true });
   const latest = createLatestOrders({ jsm: ctx.jsm, bucket: BUCKETS.orders.name });

@@ -34,20 +34,28 @@ const NEXT: Record<OrderStatus, readonly OrderStatus[]> = {
 export const canMove = (from: OrderStatus, to: OrderStatus, failedStep?: Order['failedStep']) =>
   from === 'failed' && failedStep === 'mail' ? to === 'sent' : NEXT[from].includes(to);
 
+/** A stored order with its record's revision (which orders its changes in time). */
+export interface StoredOrder {
+  value: Order;
+  revision: number;
+}
+
 export interface OrderStore {
   get(id: string): Promise<Order | undefined>;
+  read(id: string): Promise<StoredOrder | undefined>;
   create(order: Order): Promise<void>;
   /** Revision-checked change; undefined from `mutate` leaves the order as it is. */
-  change(id: string, mutate: (order: Order) => Order | undefined): Promise<{ value: Order; changed: boolean } | undefined>;
+  change(id: string, mutate: (order: Order) => Order | undefined): Promise<(StoredOrder & { changed: boolean }) | undefined>;
   /** Moves the order to `to` if that is a legal step from where it is now. */
-  move(id: string, to: OrderStatus, extra?: Partial<Pick<Order, 'reason' | 'paymentEventId' | 'failedStep'>>): Promise<{ value: Order; changed: boolean } | undefined>;
+  move(id: string, to: OrderStatus, extra?: Partial<Pick<Order, 'reason' | 'paymentEventId' | 'failedStep'>>): Promise<(StoredOrder & { changed: boolean }) | undefined>;
   /** The ids in a user's index, in no particular order (order-pages.ts cuts pages from them). */
   orderIdsOfUser(userId: string): Promise<string[]>;
 }
 
 export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date()): OrderStore => {
   const records = kvRecords(kv, Order);
-  const get = async (id: string) => (ORDER_ID.test(id) ? (await records.read(orderKey(id)))?.value : undefined);
+  const read = async (id: string) => (ORDER_ID.test(id) ? await records.read(orderKey(id)) : undefined);
+  const get = async (id: string) => (await read(id))?.value;
   const change: OrderStore['change'] = (id, mutate) =>
     records.change(orderKey(id), (order) => {
       const next = mutate(order);
@@ -55,6 +63,7 @@ export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date(
     });
   return {
     get,
+    read,
     change,
     async create(order) {
       // The index first: an index entry without an order is skipped on list; the reverse would hide an order.

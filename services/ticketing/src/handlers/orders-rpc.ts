@@ -11,13 +11,18 @@ const isStorageFull = (error: unknown) => error instanceof Error && /maximum byt
 /** A user's orders per page unless they ask for fewer. */
 export const DEFAULT_PAGE = 20;
 
-export const toView = (order: Order, progress: Progress | undefined): OrderView => {
-  const { v: _v, ...rest } = order;
+/** How many of an order's tickets exist, from its status and the aggregator's record. */
+export const ticketCount = (order: Order, progress: Progress | undefined) => {
   const total = order.attendees.length;
   // The aggregator's record expires (bucket TTL) long before the order does; a finished order
   // needs no record to know every ticket exists.
   const done = order.status === 'ready' || order.status === 'sent';
-  return { ...rest, tickets: { total, generated: done ? total : (progress?.done.length ?? 0) } };
+  return { total, generated: done ? total : (progress?.done.length ?? 0) };
+};
+
+export const toView = (order: Order, progress: Progress | undefined, revision?: number): OrderView => {
+  const { v: _v, ...rest } = order;
+  return { ...rest, tickets: ticketCount(order, progress), ...(revision === undefined ? {} : { revision }) };
 };
 
 /** The request/reply side of orders: other services never read the orders bucket themselves. */
@@ -64,12 +69,13 @@ export const createOrdersRpc = (deps: {
   };
 
   const get: RpcHandler<typeof ORDERS_RPC.get> = async (request) => {
-    const order = await deps.orders.get(request.orderId);
+    const stored = await deps.orders.read(request.orderId);
     // Another user's order is indistinguishable from a missing one: ids must not be probeable.
-    if (!order || (request.userId !== undefined && order.userId !== request.userId)) {
+    if (!stored || (request.userId !== undefined && stored.value.userId !== request.userId)) {
       return { ok: false, code: 'not_found', message: `no order ${request.orderId}` };
     }
-    return { ok: true, order: await view(order) };
+    // The revision lets a live view tell this answer from older and newer change events.
+    return { ok: true, order: toView(stored.value, await deps.progress.get(stored.value.id), stored.revision) };
   };
 
   const list: RpcHandler<typeof ORDERS_RPC.list> = async (request) => {
