@@ -12,6 +12,8 @@ export const SUBJECTS = {
   ticketsSent: 'tickets.sent',
   ticketsMailFailed: 'tickets.mail_failed',
   deadLetterPrefix: 'dlq',
+  /** `jobs.event.<job-id hash>.<started|finished>.<stream>.<consumer>`: one event per attempt start and end. */
+  jobEventPrefix: 'jobs.event',
 
   authVerifyToken: 'auth.rpc.verify_token',
   authGetSession: 'auth.rpc.get_session',
