@@ -6,6 +6,14 @@ import { waitFor } from './wait.ts';
 
 const BINARY = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
+/**
+ * The servers a version-dependent feature is tested on: the one under test (NATS_SERVER_BIN) and,
+ * when that is another, Debian bookworm's 2.9.10, the floor.
+ */
+export const FLOOR_BINARY = '/usr/sbin/nats-server';
+export const serversUnderTest = (): Array<{ label: string; binary: string }> =>
+  BINARY === FLOOR_BINARY || BINARY === 'nats-server' ? [{ label: 'this server', binary: BINARY }] : [{ label: 'the current server', binary: BINARY }, { label: 'the 2.9 floor', binary: FLOOR_BINARY }];
+
 export interface NatsServer {
   url: string;
   port: number;
@@ -26,6 +34,8 @@ export interface StartOptions {
   /** Reuse a store (e.g. a cluster node); default a fresh temp dir. */
   storeDir?: string;
   port?: number;
+  /** Another nats-server binary than NATS_SERVER_BIN (a version-dependent test runs on both). */
+  binary?: string;
 }
 
 const exited = (child: ChildProcess) =>
@@ -55,7 +65,7 @@ export const startNatsServer = async (options: StartOptions = {}): Promise<NatsS
   const launch = async () => {
     rmSync(portsDir, { recursive: true, force: true });
     mkdirSync(portsDir, { recursive: true });
-    const proc = spawn(BINARY, [...args, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(options.binary ?? BINARY, [...args, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     proc.stderr?.on('data', (chunk: Buffer) => {
       logTail = (logTail + chunk.toString()).slice(-4000);

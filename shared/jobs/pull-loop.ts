@@ -2,6 +2,7 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '#shared/observability/errors';
 import { runAttempt } from './attempt.ts';
 import { createCancel } from './cancel.ts';
+import { followPause, handBackForPause, untilRunning } from './pause.ts';
 import { PULL_EXPIRES_MS, sleep, type RunnerState } from './runner-state.ts';
 
 const dispatch = <T>(state: RunnerState<T>, m: JsMsg) => {
@@ -43,8 +44,18 @@ const consumeLoop = async <T>(state: RunnerState<T>, consumer: Consumer) => {
     await messages.close().catch(() => undefined);
     return;
   }
+  const unfollow = followPause(state);
+  try {
+    await takeMessages(state, messages);
+  } finally {
+    unfollow();
+  }
+  if (state.paused) await handBackForPause(state);
+};
+
+const takeMessages = async <T>(state: RunnerState<T>, messages: AsyncIterable<JsMsg>) => {
   for await (const m of messages) {
-    if (state.stopping) {
+    if (state.stopping || state.paused) {
       state.handBack.push(m);
       continue;
     }
@@ -67,6 +78,8 @@ export const supervise = async <T>(state: RunnerState<T>, bound: () => void): Pr
   let waitingLogged = false;
   while (!state.stopping) {
     try {
+      await untilRunning(state, bound);
+      if (state.stopping) break;
       const consumer = await deps.bind();
       bound();
       if (state.stopping) break;

@@ -8,6 +8,7 @@ import type { Log } from '#shared/observability/logger';
 import { createKvAttemptLog, type AttemptLog } from './attempt-log.ts';
 import type { JobHandler, JobSpec } from './job.ts';
 import type { RunnerObserver } from './observer.ts';
+import type { PauseWatch } from './pause-watch.ts';
 import { startJobRunner, type JobRunner, type RunnerDeps } from './runner.ts';
 
 /** What runners share in one process: JetStream handles, the publisher and the attempt log. */
@@ -60,7 +61,7 @@ export interface Workers {
 export const startWorkers = async (
   runtime: JobsRuntime,
   workers: readonly Worker[],
-  options: { log?: Log; observer?: RunnerObserver; replicas?: number } = {},
+  options: { log?: Log; observer?: RunnerObserver; replicas?: number; pauses?: PauseWatch } = {},
 ): Promise<Workers> => {
   const log = options.log ?? runtime.log;
   const runners: JobRunner[] = [];
@@ -77,6 +78,7 @@ export const startWorkers = async (
         log,
         observer: options.observer,
         onDeadLetter: w.onDeadLetter,
+        pause: options.pauses?.track(w.job.stream, w.job.consumer),
       }),
     );
   }
