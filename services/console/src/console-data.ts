@@ -4,11 +4,16 @@ import { ORDERS_RPC, OrderListReply, type OrderView } from '#shared/contracts/or
 import type { RpcSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
-import { DeadLetterRecord, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { DeadLetterRecord, matchesFilter, type DeadLetterFilter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { buildJobStory, readJobEvents, type JobStory } from '#shared/jobs/job-story';
+import { pauseQueue, resumeQueue, withPauses, type PauseLookup, type PauseResult, type QueueControlDeps, type QueueRow, type ResumeResult } from '#shared/jobs/queue-control';
+import { JOBS } from '#shared/contracts/jobs';
+import { deadLetterSubject } from '#shared/contracts/subjects';
 import { replayDeadLetter, type ReplayResult } from '#shared/jobs/replay';
 import { errorMessage } from '#shared/observability/errors';
 import type { Publisher } from '#shared/nats/publish';
-import { readQueues, type ConsumerRow } from '#shared/nats/queue-stats';
+import { readQueues } from '#shared/nats/queue-stats';
+import type { JobRates, RateSeries } from './job-rates.ts';
 import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
 import { isNotFound } from '#shared/nats/kv';
 
@@ -22,9 +27,17 @@ export type OrdersResult = { ok: true; orders: OrderView[] } | { ok: false; mess
 
 /** What the admin pages read and do; main.ts builds it from the gateway's NATS connection. */
 export interface AdminData {
-  queues(): Promise<ConsumerRow[]>;
-  /** The newest `limit` dead letters, newest first, and how many there are in all. */
-  deadLetters(limit: number): Promise<{ total: number; items: ConsoleDeadLetter[] }>;
+  /** Every stream and consumer with its counts and pause state. */
+  queues(): Promise<QueueRow[]>;
+  /** The newest `limit` dead letters (of a job and/or reason), newest first, and how many there are in all. */
+  deadLetters(limit: number, filter?: DeadLetterFilter): Promise<{ total: number; items: ConsoleDeadLetter[] }>;
+  /** Pauses a stream (every consumer) or one consumer (shared/jobs/queue-control.ts). */
+  pause(name: string): Promise<PauseResult>;
+  resume(name: string): Promise<ResumeResult>;
+  /** A job's story from its events, or undefined when no worker has started it. */
+  jobStory(jobId: string): Promise<JobStory | undefined>;
+  /** Done and failed per second and p95 durations per queue over the last hour. */
+  rates(): RateSeries[];
   /** Replays to the subject the dead letter's queue allows (shared/jobs/replay.ts), or says why not. */
   replay(id: number): Promise<ReplayResult>;
   latestOrders(limit: number): Promise<OrdersResult>;
@@ -57,9 +70,62 @@ const askTicketing = async (call: () => Promise<OrdersResult>): Promise<OrdersRe
 const SECRET_FIELD = /"(token|sessionId|password|secret)"\s*:\s*"[^"]*"/gi;
 export const hideSecrets = (payload: string) => payload.replace(SECRET_FIELD, '"$1":"[hidden]"');
 
-export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; rpc: Pick<RpcClient, 'call'> }): AdminData => ({
-  queues: () => readQueues(deps.jsm),
-  async deadLetters(limit) {
+const readDeadLetters = async (js: JetStreamClient, options: { filterSubject?: string; startSeq: number; limit: number }): Promise<ConsoleDeadLetter[]> => {
+  const consumer = await js.consumers.get(STREAMS.DLQ.name, {
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: options.startSeq,
+    ...(options.filterSubject ? { filter_subjects: options.filterSubject } : {}),
+  });
+  const items: ConsoleDeadLetter[] = [];
+  try {
+    while (items.length < options.limit) {
+      const batch = await consumer.fetch({ max_messages: Math.min(256, options.limit - items.length), expires: 2_000 });
+      let got = 0;
+      let last = false;
+      for await (const m of batch) {
+        got++;
+        const parsed = DeadLetterRecord.safeParse(m.json());
+        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) }, storedOn: m.subject });
+        if (m.info.pending === 0) {
+          last = true;
+          break;
+        }
+      }
+      if (got === 0 || last) break;
+    }
+  } finally {
+    await consumer.delete().catch(() => undefined);
+  }
+  return items;
+};
+
+// A filter by job reads only that job's DLQ subject (the contracts name its stream and consumer).
+const subjectOfJob = (job: string | undefined) => {
+  const spec = job === undefined ? undefined : JOBS.find((j) => j.name === job);
+  return spec ? deadLetterSubject(spec.stream, spec.consumer) : undefined;
+};
+
+/** Filtered views read at most this many dead letters of the subject (newest kept). */
+const FILTER_SCAN = 10_000;
+
+export interface AdminDataDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  publisher: Publisher;
+  rpc: Pick<RpcClient, 'call'>;
+  control: QueueControlDeps;
+  /** Runtime pause records by key (the console's own watch over queue_pauses). */
+  pauses?: PauseLookup;
+  rates?: JobRates;
+}
+
+export const createAdminData = (deps: AdminDataDeps): AdminData => ({
+  queues: async () => withPauses(await readQueues(deps.jsm), deps.pauses),
+  pause: (name) => pauseQueue(deps.control, name),
+  resume: (name) => resumeQueue(deps.control, name),
+  jobStory: async (jobId) => buildJobStory(await readJobEvents(deps.jsm, jobId)),
+  rates: () => deps.rates?.series() ?? [],
+  async deadLetters(limit, filter = {}) {
     let info;
     try {
       info = await deps.jsm.streams.info(STREAMS.DLQ.name);
@@ -69,23 +135,15 @@ export const createAdminData = (deps: { js: JetStreamClient; jsm: JetStreamManag
     }
     const total = info.state.messages;
     if (total === 0) return { total, items: [] };
-    // Read only the tail of the stream, every refresh: the DLQ keeps weeks of records.
-    const consumer = await deps.js.consumers.get(STREAMS.DLQ.name, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1),
-    });
-    const items: ConsoleDeadLetter[] = [];
-    try {
-      const batch = await consumer.fetch({ max_messages: limit, expires: 2_000 });
-      for await (const m of batch) {
-        const parsed = DeadLetterRecord.safeParse(m.json());
-        if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) }, storedOn: m.subject });
-        if (m.info.pending === 0) break;
-      }
-    } finally {
-      await consumer.delete().catch(() => undefined);
+    if (filter.job === undefined && filter.reason === undefined) {
+      // Read only the tail of the stream, every refresh: the DLQ keeps weeks of records.
+      const items = await readDeadLetters(deps.js, { startSeq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1), limit });
+      return { total, items: items.reverse() };
     }
-    return { total, items: items.reverse() };
+    const filterSubject = subjectOfJob(filter.job);
+    const read = await readDeadLetters(deps.js, { filterSubject, startSeq: info.state.first_seq, limit: FILTER_SCAN });
+    const matching = read.filter((d) => matchesFilter(d.record, filter));
+    return { total: matching.length, items: matching.slice(-limit).reverse() };
   },
   replay: (id) => replayDeadLetter({ publisher: deps.publisher, jsm: deps.jsm }, id),
   latestOrders: (limit) =>
