@@ -9,6 +9,16 @@ import { waitFor } from './wait.ts';
 let binary: string | undefined;
 const natsServerBin = () => (binary ??= resolveNatsServerBin());
 
+/**
+ * The servers a version-dependent feature is tested on: the one under test (NATS_SERVER_BIN) and,
+ * when that is another, Debian bookworm's 2.9.10, the floor.
+ */
+export const FLOOR_BINARY = '/usr/sbin/nats-server';
+export const serversUnderTest = (): Array<{ label: string; binary: string }> => {
+  const binary = natsServerBin();
+  return binary === FLOOR_BINARY || binary === 'nats-server' ? [{ label: 'this server', binary }] : [{ label: 'the current server', binary }, { label: 'the 2.9 floor', binary: FLOOR_BINARY }];
+};
+
 export interface NatsServer {
   url: string;
   port: number;

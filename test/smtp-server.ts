@@ -27,6 +27,12 @@ export interface TestSmtpServer {
    * received and counted: a slow relay, where the client cannot know yet whether it was sent.
    */
   delayReplies(ms: number): void;
+  /** Answers the next `count` MAIL FROMs with this code, then accepts again. */
+  rejectNext(count: number, code: number, message?: string): void;
+  /** Takes this long to answer each message's DATA: a slow provider. */
+  slowDown(ms: number): void;
+  /** Times (ms since epoch) at which a MAIL FROM was accepted: when each send began, as the server saw it. */
+  sendsStarted(): number[];
   /** Times (ms since epoch) of every SMTP session opened so far, refused ones excluded. */
   sessions(): number[];
   stop(): Promise<void>;
@@ -41,6 +47,10 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
   const sessionTimes: number[] = [];
   let rejection: { code: number; message: string } | null = null;
   let replyDelayMs = 0;
+  let rejectCount = 0;
+  let nextRejection: { code: number; message: string } = { code: 421, message: 'slow down' };
+  let dataDelayMs = 0;
+  const started: number[] = [];
   let port = 0;
   let server: SMTPServer | undefined;
 
@@ -54,8 +64,13 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
         callback();
       },
       onMailFrom(_address, _session, callback) {
-        if (!rejection) return callback();
-        const error = Object.assign(new Error(rejection.message), { responseCode: rejection.code });
+        const refusal = rejectCount > 0 ? nextRejection : rejection;
+        if (rejectCount > 0) rejectCount--;
+        if (!refusal) {
+          started.push(Date.now());
+          return callback();
+        }
+        const error = Object.assign(new Error(refusal.message), { responseCode: refusal.code });
         callback(error);
       },
       onData(stream, session, callback) {
@@ -63,7 +78,11 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
           const raw = Buffer.concat(chunks);
-          simpleParser(raw).then(
+          const parse = async () => {
+            if (dataDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, dataDelayMs));
+            return simpleParser(raw);
+          };
+          parse().then(
             (parsed) => {
               received.push({
                 parsed,
@@ -126,6 +145,14 @@ export const startSmtpServer = async (): Promise<TestSmtpServer> => {
     delayReplies(ms) {
       replyDelayMs = ms;
     },
+    rejectNext(count, code, message = 'Rejected by test server') {
+      rejectCount = count;
+      nextRejection = { code, message };
+    },
+    slowDown(ms) {
+      dataDelayMs = ms;
+    },
+    sendsStarted: () => [...started],
     sessions: () => [...sessionTimes],
     stop: close,
   };

@@ -205,6 +205,8 @@ const objectStoreOwner = (store: string) => [
 const workerBasics = (service: ServiceNeeds) => {
   const stream = `KV_${BUCKETS.jobAttempts.name}`;
   return [
+    // The operators' runtime pauses (servers before 2.11), watched by every runner: read only.
+    ...streamRead(`KV_${BUCKETS.queuePauses.name}`),
     // The dead-letter stream and the attempt log belong to the console: workers use them as they are.
     ...streamInfo(stream),
     // Buckets read through the stream leader (ensureBucket: allow_direct false), whose request
@@ -215,11 +217,16 @@ const workerBasics = (service: ServiceNeeds) => {
       deadLetterSubject(job.stream, job.consumer),
       // Attempt-log keys are `<stream>.<consumer>.<seq>`: a worker writes only its own consumers' keys.
       `$KV.${BUCKETS.jobAttempts.name}.${job.stream}.${job.consumer}.>`,
+      // Job events `<prefix>.<job hash>.<kind>.<stream>.<consumer>`: only of its own consumers.
+      `${SUBJECTS.jobEventPrefix}.*.*.${job.stream}.${job.consumer}`,
     ]),
   ];
 };
 
-/** The console: the state of every stream and consumer, and the dead letters it reads, deletes and replays. */
+/**
+ * The console: the state of every stream and consumer, the dead letters it reads, deletes and
+ * replays, the job events it reads, and pausing and resuming consumers.
+ */
 const operatorBasics = () => [
   `${API}.STREAM.NAMES`,
   `${API}.STREAM.LIST`,
@@ -231,6 +238,10 @@ const operatorBasics = () => [
   // console lists them with message gets, never with a consumer (shared/nats/stream-reader.ts).
   `${API}.STREAM.MSG.GET.*`,
   `${API}.STREAM.MSG.DELETE.${STREAMS.DLQ.name}`,
+  // The rates: one ordered consumer over the last hour of job events.
+  ...streamRead(STREAMS.JOB_EVENTS.name),
+  // Pause and resume on servers with consumer pause (2.11+); older ones use queue_pauses, its own bucket.
+  `${API}.CONSUMER.PAUSE.*.*`,
 ];
 
 const unique = (list: string[]) => [...new Set(list)];

@@ -7,16 +7,17 @@ import { z } from 'zod';
 import { commonEnv, ConfigError, parseEnv } from '#shared/config/env';
 import { ordersShow } from './commands/orders.ts';
 import { usersAdd } from './commands/users-add.ts';
-import { queues } from './commands/queues.ts';
+import { queues, queuesPause, queuesResume } from './commands/queues.ts';
+import { jobsShow } from './commands/jobs.ts';
 import { dlqList, dlqPurge, dlqReplay, dlqShow } from './commands/dlq.ts';
 import { dispatch, type Command } from './dispatch.ts';
-
-const COMMANDS: readonly Command[] = [usersAdd, ordersShow, queues, dlqList, dlqShow, dlqReplay, dlqPurge];
 
 const cliEnv = z.object({
   NATS_URL: commonEnv.NATS_URL,
   NATS_USER: commonEnv.NATS_USER,
   NATS_PASSWORD: commonEnv.NATS_PASSWORD,
+  /** Replicas of the pause bucket when the CLI creates it before the console has (3 on a cluster). */
+  JS_REPLICAS: commonEnv.JS_REPLICAS,
   /** How long the CLI tries to reach NATS before giving up (default 3 s). */
   CLI_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3_000),
 });
@@ -28,6 +29,19 @@ try {
   process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
   process.exit(2);
 }
+
+const COMMANDS: readonly Command[] = [
+  usersAdd,
+  ordersShow,
+  queues,
+  queuesPause(() => config.JS_REPLICAS),
+  queuesResume(() => config.JS_REPLICAS),
+  jobsShow,
+  dlqList,
+  dlqShow,
+  dlqReplay,
+  dlqPurge,
+];
 
 let connection: NatsConnection | undefined;
 const code = await dispatch(COMMANDS, process.argv.slice(2), {

@@ -59,6 +59,19 @@ export const BUCKETS = {
     description: 'per mail: the claim of the mailer sending it, then its sent-record; a redelivered mail job is never sent twice',
     owner: 'mailer',
   },
+  mailRate: {
+    name: 'mail_rate',
+    ttlMs: DAY,
+    history: 1,
+    description: 'the SMTP send slots shared by every mailer replica: next free slot, lanes waiting, lanes slowed down by the provider',
+    owner: 'mailer',
+  },
+  queuePauses: {
+    name: 'queue_pauses',
+    history: 1,
+    description: 'queues paused by the operators on servers without consumer pause (before 2.11): `<stream>` or `<stream>.<consumer>`',
+    owner: 'console',
+  },
   jobAttempts: {
     name: 'job_attempts',
     ttlMs: 30 * DAY,

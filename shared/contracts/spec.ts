@@ -21,6 +21,8 @@ export interface StreamSpec {
   maxAgeMs?: number;
   /** Window in which `Nats-Msg-Id` deduplicates; must not exceed `maxAgeMs`. */
   duplicateWindowMs?: number;
+  /** Most bytes a limits stream keeps; the oldest messages go first (a bound on what traffic can grow). */
+  maxBytes?: number;
   description: string;
 }
 
@@ -57,6 +59,22 @@ export interface JobSpec<T = unknown> {
   ackWaitMs: number;
   /** Where a new consumer starts on a limits stream; jobs always start at the beginning. */
   deliverPolicy?: 'all' | 'new';
+}
+
+/**
+ * One lane of a shared, rate-capped resource (the SMTP provider's sends per second). Lanes are
+ * separate jobs (own stream, consumer and slots); where they meet — the send slots — a lower
+ * `priority` goes first, and a lane with `maxSkipped` is never starved: after that many slots in a
+ * row went to higher lanes while it waited, the next slot is its.
+ */
+export interface LaneSpec {
+  name: string;
+  /** 0 goes first. */
+  priority: number;
+  /** The jobs whose sends travel in this lane. */
+  jobs: readonly Pick<JobSpec, 'name' | 'stream' | 'consumer'>[];
+  maxSkipped?: number;
+  description: string;
 }
 
 export interface BucketSpec {

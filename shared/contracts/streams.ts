@@ -3,6 +3,7 @@ import { SUBJECTS } from './subjects.ts';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
+const GIB = 1024 ** 3;
 
 /** Every stream of the system. Names are written here and nowhere else. */
 export const STREAMS = {
@@ -67,6 +68,16 @@ export const STREAMS = {
     maxAgeMs: 30 * DAY,
     duplicateWindowMs: DAY,
     description: 'dead letters: jobs that failed permanently or ran out of attempts',
+  },
+  JOB_EVENTS: {
+    name: 'JOB_EVENTS',
+    owner: 'console',
+    subjects: [`${SUBJECTS.jobEventPrefix}.>`],
+    retention: 'limits',
+    maxAgeMs: 7 * DAY,
+    // Two small events per attempt; the oldest go first, so a flood of jobs cannot fill the disk.
+    maxBytes: GIB,
+    description: 'job attempts as they start and end (worker, outcome, error, retry delay, trace id): jobs show and the console\'s rates',
   },
 } as const satisfies Record<string, StreamSpec>;
 

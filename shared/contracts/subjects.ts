@@ -14,6 +14,8 @@ export const SUBJECTS = {
   /** `orders.changed.<orderId>`: an order's status or ticket count moved (see orderChangedSubject). */
   ordersChanged: 'orders.changed',
   deadLetterPrefix: 'dlq',
+  /** `jobs.event.<job-id hash>.<started|finished>.<stream>.<consumer>`: one event per attempt start and end. */
+  jobEventPrefix: 'jobs.event',
 
   authVerifyToken: 'auth.rpc.verify_token',
   authGetSession: 'auth.rpc.get_session',

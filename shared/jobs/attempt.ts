@@ -6,6 +6,7 @@ import { attemptKey, type FailedAttempt } from './attempt-log.ts';
 import type { Cancel } from './cancel.ts';
 import { decide, type AttemptOutcome, type Reply } from './decide.ts';
 import { isPermanent, JobTimeoutError, ShutdownError } from './errors.ts';
+import { retryLaterDelay } from './retry-later.ts';
 import type { JobContext } from './job.ts';
 import type { AttemptInfo } from './observer.ts';
 import { recordHandBack, sendReply } from './replies.ts';
@@ -50,6 +51,8 @@ const runHandler = async <T>(state: RunnerState<T>, m: JsMsg, ctx: JobContext, c
     if (reason instanceof ShutdownError) return { kind: 'interrupted' };
     if (reason instanceof JobTimeoutError) return { kind: 'timeout', error: errorMessage(reason) };
     if (isPermanent(error)) return { kind: 'permanent', error: errorMessage(error) };
+    const delayMs = retryLaterDelay(error);
+    if (delayMs !== undefined) return { kind: 'deferred', error: errorMessage(error), delayMs };
     return { kind: 'failed', error: errorMessage(error) };
   }
 };
@@ -64,6 +67,9 @@ const describe = <T>(state: RunnerState<T>, m: JsMsg, attempt: number): AttemptI
     consumer: state.job.consumer,
     subject: m.subject,
     streamSeq: m.seq,
+    maxAttempts: state.job.maxAttempts,
+    timeoutMs: state.job.timeoutMs,
+    data: m.data,
     // Decoded only when someone reads them (the tracer, a handler).
     get headers() {
       return (headers ??= firstHeaders(m.headers));
@@ -92,6 +98,7 @@ const logLine = <T>(state: RunnerState<T>, info: AttemptInfo, outcome: AttemptOu
   const { log } = state.deps;
   if (decision.kind === 'dead-letter') log.error(line, 'job dead-lettered');
   else if (outcome.kind === 'ok') log.info(line, 'job done');
+  else if (outcome.kind === 'deferred') log.info({ ...line, reason: outcome.error }, 'job deferred; not counted as an attempt');
   else log.warn(line, 'job attempt failed');
 };
 
@@ -113,13 +120,15 @@ export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: Can
   clearTimeout(timeout);
 
   const decision = decide(outcome, lastDelivery ? Math.max(info.attempt, job.maxAttempts) : info.attempt, job, state.random);
-  const failure = 'error' in outcome ? { attempt: info.attempt, at: new Date(started).toISOString(), error: outcome.error } : undefined;
+  // A deferral is no failure: nothing goes to the attempt log, and the next delivery is the same attempt.
+  const failure = 'error' in outcome && outcome.kind !== 'deferred' ? { attempt: info.attempt, at: new Date(started).toISOString(), error: outcome.error } : undefined;
   const durationMs = Date.now() - started;
   // Replied and logged inside the attempt's span, so publishes and the log line carry its trace.
-  await observation.run(async () => {
-    if (outcome.kind === 'interrupted') await recordHandBack(state, m);
-    await sendReply(state, m, info, decision, failure);
+  const result = await observation.run(async () => {
+    if (outcome.kind === 'interrupted' || outcome.kind === 'deferred') await recordHandBack(state, m);
+    const replied = await sendReply(state, m, info, decision, failure);
     logLine(state, info, outcome, decision, durationMs, failure);
+    return replied;
   });
-  observation.finished(outcome, decision, durationMs);
+  observation.finished(outcome, decision, durationMs, result);
 };

@@ -121,6 +121,15 @@ export const listDeadLetters = async (jsm: JetStreamManager, options: { limit?: 
   return out;
 };
 
+/** Which dead letters an operator asks for: by job name (`mail.send`) and/or reason. */
+export interface DeadLetterFilter {
+  job?: string;
+  reason?: DeadLetterReason;
+}
+
+export const matchesFilter = (record: Pick<DeadLetterRecord, 'job' | 'reason'>, filter: DeadLetterFilter): boolean =>
+  (filter.job === undefined || record.job === filter.job) && (filter.reason === undefined || record.reason === filter.reason);
+
 export const getDeadLetter = async (jsm: JetStreamManager, id: number): Promise<StoredDeadLetter | undefined> => {
   try {
     const m = await jsm.streams.getMessage(STREAMS.DLQ.name, { seq: id });

@@ -9,7 +9,9 @@ export type AttemptOutcome =
   | { kind: 'permanent'; error: string }
   | { kind: 'failed'; error: string }
   | { kind: 'timeout'; error: string }
-  | { kind: 'interrupted' };
+  | { kind: 'interrupted' }
+  /** The handler asked to run later (RetryLaterError): back to the queue, not an attempt. */
+  | { kind: 'deferred'; error: string; delayMs: number };
 
 /** The reply the runner gives the server. */
 export type Reply =
@@ -36,6 +38,8 @@ export const decide = (
       return ACK;
     case 'interrupted':
       return HAND_BACK;
+    case 'deferred':
+      return { kind: 'nak', delayMs: outcome.delayMs };
     case 'invalid':
       return { kind: 'dead-letter', reason: 'invalid_payload', error: outcome.error };
     case 'permanent':

@@ -6,6 +6,7 @@ import type { Log } from '#shared/observability/logger';
  */
 export type { JobSpec, BackoffPolicy } from '#shared/contracts/spec';
 export { PermanentError } from './errors.ts';
+export { RetryLaterError } from './retry-later.ts';
 
 /** What a handler knows about the attempt it runs. */
 export interface JobContext {

@@ -38,15 +38,18 @@ export const observeAttempts = (metrics?: Metrics): RunnerObserver => ({
       finished(outcome, reply, durationMs) {
         const job = info.job;
         metrics?.jobs.duration.observe({ job, outcome: outcome.kind }, durationMs / 1000);
+        const handedBack = outcome.kind === 'interrupted' || outcome.kind === 'deferred';
         if (outcome.kind === 'ok') metrics?.jobs.succeeded.inc({ job });
-        else if (outcome.kind !== 'interrupted') metrics?.jobs.failed.inc({ job });
-        if (reply.kind === 'nak' && outcome.kind !== 'interrupted') metrics?.jobs.retried.inc({ job });
+        else if (outcome.kind === 'deferred') metrics?.jobs.deferred.inc({ job });
+        else if (!handedBack) metrics?.jobs.failed.inc({ job });
+        if (reply.kind === 'nak' && !handedBack) metrics?.jobs.retried.inc({ job });
         if (reply.kind === 'dead-letter') metrics?.jobs.deadLettered.inc({ job, reason: reply.reason });
 
         span.setAttribute('handoff.outcome', outcome.kind);
         span.setAttribute('handoff.reply', reply.kind);
         if (reply.kind === 'nak') span.setAttribute('handoff.retry_in_ms', reply.delayMs);
-        if ('error' in outcome) {
+        if (outcome.kind === 'deferred') span.setAttribute('handoff.deferred', outcome.error);
+        if ('error' in outcome && outcome.kind !== 'deferred') {
           span.recordException({ name: outcome.kind, message: outcome.error });
           span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
         }

@@ -3,6 +3,7 @@ import { errorMessage } from '#shared/observability/errors';
 import { runAttempt } from './attempt.ts';
 import { createCancel } from './cancel.ts';
 import { dropStale, hold, isStale, refillAt, refreshIfQuiet, release, roomOf } from './held.ts';
+import { followPause, handBackForPause, untilRunning } from './pause.ts';
 import { PULL_EXPIRES_MS, sleep, type RunnerState } from './runner-state.ts';
 
 const dispatch = <T>(state: RunnerState<T>, m: JsMsg) => {
@@ -40,7 +41,7 @@ export const pump = <T>(state: RunnerState<T>) => {
 };
 
 const waitForRoom = async <T>(state: RunnerState<T>) => {
-  while (roomOf(state) < refillAt(state) && !state.stopping) {
+  while (roomOf(state) < refillAt(state) && !state.stopping && !state.paused) {
     await new Promise<void>((resolve) => (state.roomFreed = resolve));
   }
 };
@@ -49,30 +50,40 @@ const waitForRoom = async <T>(state: RunnerState<T>) => {
 const isMissedHeartbeats = (error: unknown) => error instanceof Error && /heartbeats missed/i.test(error.message);
 
 const consumeLoop = async <T>(state: RunnerState<T>, consumer: Consumer) => {
-  while (!state.stopping) {
-    await waitForRoom(state);
-    if (state.stopping) return;
-    // One pull for exactly the room left: whatever the server sends is held from its arrival
-    // (an open-ended consume() would let messages queue in the client, their ack-wait running).
-    const messages = await consumer.fetch({ max_messages: roomOf(state), expires: PULL_EXPIRES_MS });
-    state.messages = messages;
-    // stop() may have run while the pull was being set up; it closed the previous one only.
-    if (state.stopping) {
-      await messages.close().catch(() => undefined);
-      return;
-    }
-    try {
-      for await (const m of messages) {
-        if (state.stopping) {
-          state.handBack.push(m);
-          continue;
-        }
-        hold(state, m, Date.now());
-        pump(state);
+  const unfollow = followPause(state);
+  try {
+    while (!state.stopping && !state.paused) {
+      await waitForRoom(state);
+      if (state.stopping || state.paused) break;
+      // One pull for exactly the room left: whatever the server sends is held from its arrival
+      // (an open-ended consume() would let messages queue in the client, their ack-wait running).
+      const messages = await consumer.fetch({ max_messages: roomOf(state), expires: PULL_EXPIRES_MS });
+      state.messages = messages;
+      // stop() or a pause may have come while the pull was being set up; they closed the previous one only.
+      if (state.stopping || state.paused) {
+        await messages.close().catch(() => undefined);
+        break;
       }
-    } catch (error) {
-      if (!isMissedHeartbeats(error)) throw error;
+      await takeMessages(state, messages);
     }
+  } finally {
+    unfollow();
+  }
+  if (state.paused) await handBackForPause(state);
+};
+
+const takeMessages = async <T>(state: RunnerState<T>, messages: AsyncIterable<JsMsg>) => {
+  try {
+    for await (const m of messages) {
+      if (state.stopping || state.paused) {
+        state.handBack.push(m);
+        continue;
+      }
+      hold(state, m, Date.now());
+      pump(state);
+    }
+  } catch (error) {
+    if (!isMissedHeartbeats(error)) throw error;
   }
 };
 
@@ -88,6 +99,8 @@ export const supervise = async <T>(state: RunnerState<T>, bound: () => void): Pr
   let waitingLogged = false;
   while (!state.stopping) {
     try {
+      await untilRunning(state, bound);
+      if (state.stopping) break;
       const consumer = await deps.bind();
       bound();
       if (state.stopping) break;

@@ -4,7 +4,7 @@ import { errorMessage } from '#shared/observability/errors';
 import { attemptKey, type FailedAttempt } from './attempt-log.ts';
 import { buildDeadLetter, publishDeadLetter } from './dead-letter.ts';
 import type { Reply } from './decide.ts';
-import type { AttemptInfo } from './observer.ts';
+import type { AttemptInfo, ReplyResult } from './observer.ts';
 import type { RunnerState } from './runner-state.ts';
 
 type DeadLetterReply = Extract<Reply, { kind: 'dead-letter' }>;
@@ -33,22 +33,23 @@ const deadLetter = async <T>(state: RunnerState<T>, m: JsMsg, info: AttemptInfo,
     lastAttemptAt: failure?.at ?? new Date().toISOString(),
     failures: [...(history?.failures ?? []), ...(failure ? [failure] : [])],
   });
-  await publishDeadLetter(deps.publisher, record);
+  const stored = await publishDeadLetter(deps.publisher, record);
   await deps.attempts.forget(keyOf(state, m)).catch(() => undefined);
   if (deps.onDeadLetter) {
     await deps.onDeadLetter(record).catch((error: unknown) =>
       deps.log.error({ job: job.name, jobId: info.jobId, err: errorMessage(error) }, 'dead-letter hook failed'),
     );
   }
+  return stored.seq;
 };
 
 /** Gives the server the runner's decision: ack, nak(delay), or dead letter + term. */
-export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: AttemptInfo, decision: Reply, failure: FailedAttempt | undefined) => {
+export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: AttemptInfo, decision: Reply, failure: FailedAttempt | undefined): Promise<ReplyResult> => {
   const { deps, replies } = state;
   if (decision.kind === 'ack') {
     replies.push(() => m.ack());
     if (info.attempt > 1) await deps.attempts.forget(keyOf(state, m)).catch(() => undefined);
-    return;
+    return {};
   }
   if (decision.kind === 'nak') {
     if (failure) {
@@ -57,15 +58,16 @@ export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: Attemp
       );
     }
     replies.push(() => m.nak(decision.delayMs));
-    return;
+    return {};
   }
+  let deadLetterId: number;
   try {
-    await deadLetter(state, m, info, decision, failure);
+    deadLetterId = await deadLetter(state, m, info, decision, failure);
   } catch (error) {
     // Never term() a job whose dead letter is not stored: retry the whole thing later instead.
     deps.log.error({ job: state.job.name, jobId: info.jobId, err: errorMessage(error) }, 'dead letter could not be stored; job handed back');
     replies.push(() => m.nak(5_000));
-    return;
+    return {};
   }
   // The reason reaches the MSG_TERMINATED advisory on 2.10+; 2.9 does not parse `+TERM <reason>`
   // and redelivers, so there it is a plain term().
@@ -75,6 +77,7 @@ export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: Attemp
   } else {
     replies.push(() => m.term());
   }
+  return { deadLetterId };
 };
 
 /** One line for the advisory: the dead-letter reason and the start of the error (the DLQ keeps it whole). */

@@ -6,6 +6,7 @@ import type { AttemptLog } from './attempt-log.ts';
 import type { Cancel } from './cancel.ts';
 import type { DeadLetterRecord } from './dead-letter.ts';
 import type { JobHandler, JobSpec } from './job.ts';
+import type { PauseTracker } from './pause-watch.ts';
 import { noopObserver, type RunnerObserver } from './observer.ts';
 import { createReplyQueue, type ReplyQueue } from './reply-queue.ts';
 
@@ -21,6 +22,8 @@ export interface RunnerDeps {
   /** What the server the connection is on now offers (term with a reason); default: the floor's (2.9). */
   server?: () => Pick<ServerFeatures, 'termReason'>;
   random?: () => number;
+  /** The operators' runtime pause of this consumer (servers before 2.11); absent: never paused here. */
+  pause?: PauseTracker;
 }
 
 /**
@@ -60,6 +63,8 @@ export interface RunnerState<T = unknown> {
   readonly handBack: JsMsg[];
   readonly replies: ReplyQueue;
   stopping: boolean;
+  /** The iterator was closed for an operators' pause; messages still arriving are handed back. */
+  paused: boolean;
   /** When the pull iterator was closed: hand-backs wait for its last pull request to expire. */
   closedAt: number;
   messages: ConsumerMessages | undefined;
@@ -84,6 +89,7 @@ export const createRunnerState = <T>(job: JobSpec<T>, handler: JobHandler<T>, de
   handBack: [],
   replies: createReplyQueue(),
   stopping: false,
+  paused: false,
   closedAt: 0,
   messages: undefined,
   roomFreed: undefined,

@@ -9,6 +9,7 @@ import type { Log } from '#shared/observability/logger';
 import { createKvAttemptLog, type AttemptLog } from './attempt-log.ts';
 import type { JobHandler, JobSpec } from './job.ts';
 import type { RunnerObserver } from './observer.ts';
+import type { PauseWatch } from './pause-watch.ts';
 import { startJobRunner, type JobRunner, type RunnerDeps } from './runner.ts';
 
 /** What runners share in one process: JetStream handles, the publisher and the attempt log. */
@@ -64,7 +65,7 @@ export interface Workers {
 export const startWorkers = async (
   runtime: JobsRuntime,
   workers: readonly Worker[],
-  options: { log?: Log; observer?: RunnerObserver; replicas?: number } = {},
+  options: { log?: Log; observer?: RunnerObserver; replicas?: number; pauses?: PauseWatch } = {},
 ): Promise<Workers> => {
   const log = options.log ?? runtime.log;
   const runners: JobRunner[] = [];
@@ -82,6 +83,7 @@ export const startWorkers = async (
         observer: options.observer,
         onDeadLetter: w.onDeadLetter,
         server: runtime.server,
+        pause: options.pauses?.track(w.job.stream, w.job.consumer),
       }),
     );
   }

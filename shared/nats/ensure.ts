@@ -37,6 +37,7 @@ export const streamConfig = (spec: Omit<StreamSpec, 'owner'>, replicas: number):
   max_age: spec.maxAgeMs ? nanos(spec.maxAgeMs) : 0,
   duplicate_window: nanos(Math.min(spec.duplicateWindowMs ?? 120_000, spec.maxAgeMs ?? Number.MAX_SAFE_INTEGER)),
   description: spec.description,
+  max_bytes: spec.maxBytes ?? -1,
   // A `Nats-Rollup` header purges a subject (or the whole stream); every stream here is written by
   // services that must not be able to delete what others wrote (e.g. every worker writes the DLQ).
   allow_rollup_hdrs: false,
@@ -60,6 +61,7 @@ export const ensureStream = async (deps: EnsureDeps, spec: Omit<StreamSpec, 'own
       current.duplicate_window !== wanted.duplicate_window ||
       current.num_replicas !== wanted.num_replicas ||
       current.description !== wanted.description ||
+      current.max_bytes !== wanted.max_bytes ||
       current.allow_rollup_hdrs === true;
     if (changed) {
       await deps.jsm.streams.update(spec.name, { ...current, ...wanted });

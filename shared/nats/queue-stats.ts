@@ -11,6 +11,8 @@ export interface ConsumerRow {
   redelivered: number;
   /** Age of the oldest message this consumer has not acknowledged, in ms (undefined: none). */
   oldestUnackedMs?: number;
+  /** Paused on the server (consumer pause, 2.11+) until this time. */
+  serverPausedUntil?: string;
 }
 
 /**
@@ -46,6 +48,7 @@ export const readQueues = async (jsm: JetStreamManager, now = Date.now()): Promi
         ackPending: c.num_ack_pending,
         redelivered: c.num_redelivered,
         oldestUnackedMs,
+        ...(c.paused && c.config.pause_until ? { serverPausedUntil: c.config.pause_until } : {}),
       });
     }
   }

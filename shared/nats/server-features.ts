@@ -54,3 +54,6 @@ export const featuresOf = (version: string): ServerFeatures => {
 
 /** The features of the server this connection is on now; an unknown version gets the floor's (none). */
 export const serverFeatures = (nc: Pick<NatsConnection, 'info'>): ServerFeatures => featuresOf(nc.info?.version ?? '0.0.0');
+
+/** Consumer pause (`$JS.API.CONSUMER.PAUSE`, `pause_until` in the consumer's config). */
+export const supportsConsumerPause = (version: string | undefined): boolean => atLeast(version ?? '0.0.0', FEATURE_SINCE.consumerPause);

@@ -11,6 +11,7 @@ export interface Metrics {
     succeeded: Counter<'job'>;
     retried: Counter<'job'>;
     failed: Counter<'job'>;
+    deferred: Counter<'job'>;
     deadLettered: Counter<'job' | 'reason'>;
     duration: Histogram<'job' | 'outcome'>;
   };
@@ -47,6 +48,7 @@ export const createMetrics = (options: { service: string; sampleConsumers?: Cons
       succeeded: new Counter({ name: 'handoff_jobs_succeeded_total', help: 'Jobs completed', labelNames: ['job'] as const, registers }),
       retried: new Counter({ name: 'handoff_jobs_retried_total', help: 'Attempts that failed and will be retried', labelNames: ['job'] as const, registers }),
       failed: new Counter({ name: 'handoff_jobs_failed_total', help: 'Attempts that failed (retried or not)', labelNames: ['job'] as const, registers }),
+      deferred: new Counter({ name: 'handoff_jobs_deferred_total', help: 'Deliveries sent back to wait (the provider said slow down, no send slot in time); not attempts', labelNames: ['job'] as const, registers }),
       deadLettered: new Counter({ name: 'handoff_jobs_dead_lettered_total', help: 'Jobs moved to the dead-letter stream', labelNames: ['job', 'reason'] as const, registers }),
       duration: new Histogram({ name: 'handoff_job_duration_seconds', help: 'Duration of job attempts', labelNames: ['job', 'outcome'] as const, buckets: seconds, registers }),
     },

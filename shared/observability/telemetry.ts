@@ -1,5 +1,5 @@
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, NoopSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -35,6 +35,10 @@ export const startTelemetry = (options: { service: string; version: string; env:
     // The exporters append /v1/traces to the generic endpoint themselves; a signal-specific one is used as is.
     const exporter: SpanExporter = protocol === 'http/json' ? new JsonExporter() : new ProtoExporter();
     processors.push(new BatchSpanProcessor(exporter, { scheduledDelayMillis: 500 }));
+  } else {
+    // The SDK registers no tracer provider without a span processor, and every span would then be
+    // a no-op with an all-zero trace id: no trace ids in logs, none in `jobs show`.
+    processors.push(new NoopSpanProcessor());
   }
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
@@ -61,5 +65,5 @@ export const startTelemetry = (options: { service: string; version: string; env:
     logRecordProcessors: [],
   });
   if (env.OTEL_SDK_DISABLED !== 'true') sdk.start();
-  return { shutdown: () => sdk.shutdown().catch(() => undefined), exporting: processors.length > 0 };
+  return { shutdown: () => sdk.shutdown().catch(() => undefined), exporting: endpoint !== undefined };
 };

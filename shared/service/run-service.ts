@@ -6,7 +6,11 @@ import { ConfigError, parseEnv, type CommonConfig } from '#shared/config/env';
 import { ownedBy } from '#shared/contracts/ownership';
 import type { ServiceName } from '#shared/contracts/spec';
 import { consumerSampler } from '#shared/jobs/consumer-sampler';
+import { combineObservers, observeJobEvents, workerName } from '#shared/jobs/job-events';
 import { observeAttempts } from '#shared/jobs/observe-attempts';
+import { watchPauses } from '#shared/jobs/pause-watch';
+import { BUCKETS } from '#shared/contracts/buckets';
+import { openBucket } from '#shared/nats/kv';
 import { createJobsRuntime, startWorkers, type JobsRuntime, type Worker, type Workers } from '#shared/jobs/workers';
 import { connectNats } from '#shared/nats/connect';
 import { watchConnection } from '#shared/nats/connection-state';
@@ -90,8 +94,12 @@ export const runService = async <C extends CommonConfig>(definition: ServiceDefi
 
   const started = await definition.start({ name: definition.name, config, log, nc, js, jsm, publisher, jobs, metrics, isReady });
   sampled = [...(started.workers ?? [])];
+  // Workers watch the operators' runtime pauses (one watcher per process) and tell every attempt's
+  // start and end to JOB_EVENTS (jobs show, the console's rates).
+  const pauses = sampled.length ? watchPauses(() => openBucket(nc, BUCKETS.queuePauses), log) : undefined;
+  const observer = combineObservers(observeAttempts(metrics), observeJobEvents({ publish: (subject, data) => nc.publish(subject, data), worker: workerName(definition.name) }));
   const workers: Workers | undefined = sampled.length
-    ? await startWorkers(jobs, sampled, { observer: observeAttempts(metrics), replicas: config.JS_REPLICAS })
+    ? await startWorkers(jobs, sampled, { observer, replicas: config.JS_REPLICAS, pauses })
     : undefined;
   const rpc = started.rpc ? serveRpc(nc, started.rpc.routes, { queue: started.rpc.queue, log }) : undefined;
   const health = await startHealthServer({ port: config.HEALTH_PORT, checks: { isReady, metrics: () => metrics.render() }, log });
@@ -107,6 +115,7 @@ export const runService = async <C extends CommonConfig>(definition: ServiceDefi
     await started.http?.app.close();
     await rpc?.stop();
     await workers?.stop(config.SHUTDOWN_GRACE_MS);
+    pauses?.close();
     await started.close?.();
     await health.close();
     await nc.drain();

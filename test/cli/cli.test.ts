@@ -89,9 +89,9 @@ test('queues shows every stream and durable consumer with messages, pending, ack
   const table = await cli('queues');
   expect(table.code, table.output).toBe(0);
   const lines = table.output.trimEnd().split('\n');
-  expect(lines[0]).toMatch(/^STREAM\s+CONSUMER\s+MESSAGES\s+PENDING\s+ACK-PENDING\s+REDELIVERED\s+OLDEST UNACKED$/);
-  expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${base}\\s+${idle.consumer}\\s+2\\s+2\\s+0\\s+0\\s+(\\d+ms|\\d+s)$`))]));
-  expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^AUTH\s+auth-magic-link\s+0\s+0\s+0\s+0\s+-$/)]));
+  expect(lines[0]).toMatch(/^STREAM\s+CONSUMER\s+MESSAGES\s+PENDING\s+ACK-PENDING\s+REDELIVERED\s+OLDEST UNACKED\s+STATE$/);
+  expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${base}\\s+${idle.consumer}\\s+2\\s+2\\s+0\\s+0\\s+(\\d+ms|\\d+s)\\s+active$`))]));
+  expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^AUTH\s+auth-magic-link\s+0\s+0\s+0\s+0\s+-\s+active$/)]));
   expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^TICKETS\s+ticketing-generate\s+/)]));
   expect(lines).toEqual(expect.arrayContaining([expect.stringMatching(/^DLQ\s+-\s+\d+/)]));
 

@@ -26,6 +26,14 @@ const fakeData = () => {
     replay: async (id) => (dead.delete(id) ? { replayed: true, jobId: `mail-${id}`, subject: 'mail.send' } : { replayed: false }),
     latestOrders: async () => ({ ok: false, message: 'ticketing unavailable: it did not answer' }),
     order: async (id) => ({ ok: false, message: `no order ${id}` }),
+    pause: async () => {
+      throw new Error('not used here');
+    },
+    resume: async () => {
+      throw new Error('not used here');
+    },
+    jobStory: async () => undefined,
+    rates: () => [],
   };
   return { data, dead };
 };

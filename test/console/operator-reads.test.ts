@@ -4,6 +4,7 @@
  * server: the console refreshes every 2 s per open page, and a consumer per read would pile up
  * toward the server's limit (2.10+ refuse a stream's 1,001st consumer).
  */
+import { Kvm } from '@nats-io/kv';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -74,7 +75,12 @@ test('listing, tailing and purging dead letters and reading queue stats, 100 tim
   // Gaps, as replays leave them: the listing skips them.
   const { state } = await jsm.streams.info(STREAMS.DLQ.name);
   for (const seq of [state.first_seq + 3, state.last_seq - 1]) await jsm.streams.deleteMessage(STREAMS.DLQ.name, seq, false);
-  const data = createAdminData({ jsm, publisher: createPublisher(jetstream(nc)), rpc: { call: async () => ({ ok: false, message: 'unused' }) as never } });
+  const data = createAdminData({
+    jsm,
+    publisher: createPublisher(jetstream(nc)),
+    rpc: { call: async () => ({ ok: false, message: 'unused' }) as never },
+    control: { jsm, serverVersion: nc.info?.version, pauses: () => new Kvm(nc).create(uniqueName('pauses')), by: 'console' },
+  });
   const before = await allConsumers();
   // The server announces every consumer it creates, however briefly it lives.
   const created: string[] = [];

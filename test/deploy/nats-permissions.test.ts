@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_USER, NEEDS, PASSWORD_VARIABLES, renderAccounts, SERVICES, type ServiceName } from '../../deploy/nats/permissions.ts';
 import { resolveNatsServerBin } from '../../deploy/nats/nats-server-binary.ts';
 import { AUTH_JOBS } from '#shared/contracts/auth';
+import { MAIL_JOBS } from '#shared/contracts/mail';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { ownedBy } from '#shared/contracts/ownership';
 import { STREAMS } from '#shared/contracts/streams';
@@ -363,3 +364,63 @@ describe('stream ownership is enforced by the server (issue 12, acceptance 4)', 
     expect((await admin.streams.info(stream)).config.allow_rollup_hdrs).toBe(false);
   });
 });
+
+describe('operators in control (issue 17): job events, pauses, send slots', () => {
+  beforeAll(async () => {
+    const admin = await connectAs(ADMIN_USER, 'ops-admin');
+    const jsm = await jetstreamManager(admin);
+    for (const name of SERVICES) await ensureOwned(admin, { jsm, log: quietLog, replicas: 1 }, ownedBy(name));
+  });
+
+  /** The last event stored on a subject, read as the operators' user. */
+  const lastEvent = async (subject: string) => {
+    const jsm = await jetstreamManager(await connectAs(ADMIN_USER, 'ops-events-admin'));
+    return jsm.streams.getMessage(STREAMS.JOB_EVENTS.name, { last_by_subj: subject }).catch(() => null);
+  };
+
+  test('a worker tells job events of its own consumers only', async () => {
+    const { jobEventSubject } = await import('#shared/jobs/job-events');
+    const mailer = await connectAs('mailer');
+    const own = jobEventSubject('probe-job', 'started', STREAMS.MAIL.name, 'mailer-send');
+    const foreign = jobEventSubject('probe-job', 'started', AUTH_JOBS.magicLink.stream, AUTH_JOBS.magicLink.consumer);
+    mailer.publish(foreign, new TextEncoder().encode('{"forged":true}'));
+    mailer.publish(own, new TextEncoder().encode('{"probe":true}'));
+    await mailer.flush();
+    await waitForStored(() => lastEvent(own));
+    expect(await lastEvent(foreign)).toBeNull();
+  });
+
+  test('workers read the operators\' pauses and cannot write them; the console can', async () => {
+    const consoleKv = await new Kvm(await connectAs('console')).open(BUCKETS.queuePauses.name);
+    await consoleKv.put('MAIL', JSON.stringify({ pausedAt: new Date().toISOString(), by: 'console' }));
+    const workerKv = await new Kvm(await connectAs('ticketing')).open(BUCKETS.queuePauses.name);
+    expect((await workerKv.get('MAIL'))?.json()).toMatchObject({ by: 'console' });
+    await expect(workerKv.put('MAIL', '{}')).rejects.toThrow(/permission/i);
+    await expect(workerKv.delete('MAIL')).rejects.toThrow(/permission/i);
+    await consoleKv.delete('MAIL');
+  });
+
+  test('the console pauses and resumes a consumer on servers with consumer pause; a worker cannot', async () => {
+    const consoleNc = await connectAs('console');
+    const { supportsConsumerPause } = await import('#shared/nats/server-features');
+    const mailer = await connectAs('mailer');
+    await ensureConsumer({ jsm: await jetstreamManager(mailer), log: quietLog, replicas: 1 }, MAIL_JOBS.send);
+    const pauseSubject = `$JS.API.CONSUMER.PAUSE.${STREAMS.MAIL.name}.${MAIL_JOBS.send.consumer}`;
+    expect((await apiRequest(mailer, pauseSubject, { pause_until: new Date(Date.now() + 60_000).toISOString() })).denied).toBe(true);
+    if (!supportsConsumerPause(consoleNc.info?.version)) return;
+    const jsm = await jetstreamManager(consoleNc);
+    await jsm.consumers.pause(STREAMS.MAIL.name, MAIL_JOBS.send.consumer, new Date(Date.now() + 60_000));
+    expect((await jsm.consumers.info(STREAMS.MAIL.name, MAIL_JOBS.send.consumer)).paused).toBe(true);
+    await jsm.consumers.resume(STREAMS.MAIL.name, MAIL_JOBS.send.consumer);
+    expect((await jsm.consumers.info(STREAMS.MAIL.name, MAIL_JOBS.send.consumer)).paused).toBeFalsy();
+  });
+});
+
+const waitForStored = async <T>(read: () => Promise<T | null>): Promise<T> => {
+  for (let i = 0; i < 100; i++) {
+    const value = await read();
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the event was never stored');
+};

@@ -1,5 +1,5 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { getDeadLetter, listDeadLetters, purgeDeadLetters } from '#shared/jobs/dead-letter';
+import { DeadLetterReason, getDeadLetter, listDeadLetters, matchesFilter, purgeDeadLetters, type DeadLetterFilter } from '#shared/jobs/dead-letter';
 import { replayDeadLetter } from '#shared/jobs/replay';
 import { createPublisher } from '#shared/nats/publish';
 import { parseArgs, UsageError, type CliContext, type Command } from '../dispatch.ts';
@@ -19,6 +19,12 @@ const parseId = (text: string | undefined): number => {
   return id;
 };
 
+const filterOf = (flags: Record<string, string>): DeadLetterFilter => {
+  const reason = flags.reason === undefined ? undefined : DeadLetterReason.safeParse(flags.reason);
+  if (reason && !reason.success) throw new UsageError(`--reason must be one of ${DeadLetterReason.options.join(', ')}`);
+  return { ...(flags.job === undefined ? {} : { job: flags.job }), ...(reason?.data ? { reason: reason.data } : {}) };
+};
+
 const oneLine = (text: string, max = 60) => {
   const flat = text.replace(/\s+/g, ' ');
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
@@ -26,21 +32,23 @@ const oneLine = (text: string, max = 60) => {
 
 export const dlqList: Command = {
   path: ['dlq', 'list'],
-  usage: 'dlq list [--limit N]',
-  summary: 'dead jobs: id, job, error, attempts, age',
+  usage: 'dlq list [--job NAME] [--reason R] [--limit N]',
+  summary: 'dead jobs: id, job, reason, attempts, age, error (reason: invalid_payload, permanent, exhausted)',
   async run(args, ctx) {
-    const { positional, flags } = parseArgs(args, ['limit']);
+    const { positional, flags } = parseArgs(args, ['limit', 'job', 'reason']);
     if (positional.length > 0) throw new UsageError(`unexpected argument: ${positional[0]}`);
     const limit = flags.limit === undefined ? 1_000 : Number(flags.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit must be a positive whole number');
+    const filter = filterOf(flags);
     const { jsm } = await handles(ctx);
-    const items = await listDeadLetters(jsm, { limit }).catch((error: unknown) => {
+    const all = await listDeadLetters(jsm).catch((error: unknown) => {
       // No worker has started yet, so nobody has created the DLQ stream: nothing is dead.
       if (isNotFound(error)) return [];
       throw error;
     });
+    const items = all.filter((d) => matchesFilter(d.record, filter)).slice(0, limit);
     if (items.length === 0) {
-      ctx.out('no dead letters');
+      ctx.out(filter.job || filter.reason ? 'no dead letters match' : 'no dead letters');
       return 0;
     }
     const now = Date.now();
@@ -75,17 +83,20 @@ export const dlqShow: Command = {
 
 export const dlqReplay: Command = {
   path: ['dlq', 'replay'],
-  usage: 'dlq replay ID|--all',
+  usage: 'dlq replay ID|--all|--job NAME [--reason R]',
   summary: 'run dead jobs again on the subject of the consumer they died on (same job id)',
   async run(args, ctx) {
     // `--all` is a switch; parseArgs gives every flag a value, so it is taken out first.
-    const all = args.includes('--all');
-    const { positional } = parseArgs(args.filter((a) => a !== '--all'), []);
-    if (all && positional.length > 0) throw new UsageError('give one ID or --all, not both');
+    const explicitAll = args.includes('--all');
+    const { positional, flags } = parseArgs(args.filter((a) => a !== '--all'), ['job', 'reason']);
+    const filter = filterOf(flags);
+    const filtered = filter.job !== undefined || filter.reason !== undefined;
+    const all = explicitAll || filtered;
+    if (all && positional.length > 0) throw new UsageError(`give one ID or ${filtered ? '--job/--reason' : '--all'}, not both`);
     if (!all && positional.length !== 1) throw new UsageError(positional.length === 0 ? 'give one ID, or --all' : `unexpected argument: ${positional[1]}`);
     const ids = all ? [] : [parseId(positional[0])];
     const { jsm, publisher } = await handles(ctx);
-    if (all) ids.push(...(await listDeadLetters(jsm)).map((d) => d.id));
+    if (all) ids.push(...(await listDeadLetters(jsm)).filter((d) => matchesFilter(d.record, filter)).map((d) => d.id));
     let missing = 0;
     let refused = 0;
     for (const id of ids) {

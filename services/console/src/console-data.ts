@@ -4,11 +4,16 @@ import { ORDERS_RPC, OrderListReply, type OrderView } from '#shared/contracts/or
 import type { RpcSpec } from '#shared/contracts/spec';
 import { STREAMS } from '#shared/contracts/streams';
 import { SUBJECTS } from '#shared/contracts/subjects';
-import { DeadLetterRecord, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { DeadLetterRecord, matchesFilter, type DeadLetterFilter, type StoredDeadLetter } from '#shared/jobs/dead-letter';
+import { buildJobStory, readJobEvents, type JobStory } from '#shared/jobs/job-story';
+import { pauseQueue, resumeQueue, withPauses, type PauseLookup, type PauseResult, type QueueControlDeps, type QueueRow, type ResumeResult } from '#shared/jobs/queue-control';
+import { JOBS } from '#shared/contracts/jobs';
+import { deadLetterSubject } from '#shared/contracts/subjects';
 import { replayDeadLetter, type ReplayResult } from '#shared/jobs/replay';
 import { errorMessage } from '#shared/observability/errors';
 import type { Publisher } from '#shared/nats/publish';
-import { readQueues, type ConsumerRow } from '#shared/nats/queue-stats';
+import { readQueues } from '#shared/nats/queue-stats';
+import type { JobRates, RateSeries } from './job-rates.ts';
 import { RpcUnavailableError, type RpcClient } from '#shared/nats/rpc';
 import { isNotFound } from '#shared/nats/kv';
 import { readStoredMessages } from '#shared/nats/stream-reader';
@@ -23,9 +28,17 @@ export type OrdersResult = { ok: true; orders: OrderView[] } | { ok: false; mess
 
 /** What the admin pages read and do; main.ts builds it from the gateway's NATS connection. */
 export interface AdminData {
-  queues(): Promise<ConsumerRow[]>;
-  /** The newest `limit` dead letters, newest first, and how many there are in all. */
-  deadLetters(limit: number): Promise<{ total: number; items: ConsoleDeadLetter[] }>;
+  /** Every stream and consumer with its counts and pause state. */
+  queues(): Promise<QueueRow[]>;
+  /** The newest `limit` dead letters (of a job and/or reason), newest first, and how many there are in all. */
+  deadLetters(limit: number, filter?: DeadLetterFilter): Promise<{ total: number; items: ConsoleDeadLetter[] }>;
+  /** Pauses a stream (every consumer) or one consumer (shared/jobs/queue-control.ts). */
+  pause(name: string): Promise<PauseResult>;
+  resume(name: string): Promise<ResumeResult>;
+  /** A job's story from its events, or undefined when no worker has started it. */
+  jobStory(jobId: string): Promise<JobStory | undefined>;
+  /** Done and failed per second and p95 durations per queue over the last hour. */
+  rates(): RateSeries[];
   /** Replays to the subject the dead letter's queue allows (shared/jobs/replay.ts), or says why not. */
   replay(id: number): Promise<ReplayResult>;
   latestOrders(limit: number): Promise<OrdersResult>;
@@ -58,9 +71,47 @@ const askTicketing = async (call: () => Promise<OrdersResult>): Promise<OrdersRe
 const SECRET_FIELD = /"(token|sessionId|password|secret)"\s*:\s*"[^"]*"/gi;
 export const hideSecrets = (payload: string) => payload.replace(SECRET_FIELD, '"$1":"[hidden]"');
 
-export const createAdminData = (deps: { jsm: JetStreamManager; publisher: Publisher; rpc: Pick<RpcClient, 'call'> }): AdminData => ({
-  queues: () => readQueues(deps.jsm),
-  async deadLetters(limit) {
+/**
+ * Dead letters of the DLQ's sequences `from`..`to` (optionally one DLQ subject), by message gets:
+ * a refresh every 2 s per open dashboard leaves no consumer behind.
+ */
+const readDeadLetters = async (jsm: JetStreamManager, options: { subject?: string | undefined; from: number; to: number; limit: number }): Promise<ConsoleDeadLetter[]> => {
+  const items: ConsoleDeadLetter[] = [];
+  for await (const m of readStoredMessages(jsm, STREAMS.DLQ.name, { from: options.from, to: options.to })) {
+    if (options.subject !== undefined && m.subject !== options.subject) continue;
+    const parsed = DeadLetterRecord.safeParse(m.json());
+    if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) }, storedOn: m.subject });
+    if (items.length >= options.limit) break;
+  }
+  return items;
+};
+
+// A filter by job reads only that job's DLQ subject (the contracts name its stream and consumer).
+const subjectOfJob = (job: string | undefined) => {
+  const spec = job === undefined ? undefined : JOBS.find((j) => j.name === job);
+  return spec ? deadLetterSubject(spec.stream, spec.consumer) : undefined;
+};
+
+/** Filtered views read at most this many of the newest dead letters. */
+const FILTER_SCAN = 10_000;
+
+export interface AdminDataDeps {
+  jsm: JetStreamManager;
+  publisher: Publisher;
+  rpc: Pick<RpcClient, 'call'>;
+  control: QueueControlDeps;
+  /** Runtime pause records by key (the console's own watch over queue_pauses). */
+  pauses?: PauseLookup;
+  rates?: JobRates;
+}
+
+export const createAdminData = (deps: AdminDataDeps): AdminData => ({
+  queues: async () => withPauses(await readQueues(deps.jsm), deps.pauses),
+  pause: (name) => pauseQueue(deps.control, name),
+  resume: (name) => resumeQueue(deps.control, name),
+  jobStory: async (jobId) => buildJobStory(await readJobEvents(deps.jsm, jobId)),
+  rates: () => deps.rates?.series() ?? [],
+  async deadLetters(limit, filter = {}) {
     let info;
     try {
       info = await deps.jsm.streams.info(STREAMS.DLQ.name);
@@ -70,15 +121,15 @@ export const createAdminData = (deps: { jsm: JetStreamManager; publisher: Publis
     }
     const total = info.state.messages;
     if (total === 0) return { total, items: [] };
-    // Read only the tail of the stream, every refresh (the DLQ keeps weeks of records), with
-    // message gets: a refresh every 2 s per open dashboard leaves no consumer behind.
-    const items: ConsoleDeadLetter[] = [];
-    const tail = { from: Math.max(info.state.first_seq, info.state.last_seq - limit + 1), to: info.state.last_seq };
-    for await (const m of readStoredMessages(deps.jsm, STREAMS.DLQ.name, tail)) {
-      const parsed = DeadLetterRecord.safeParse(m.json());
-      if (parsed.success) items.push({ id: m.seq, storedAt: m.time.toISOString(), record: { ...parsed.data, payload: hideSecrets(parsed.data.payload) }, storedOn: m.subject });
+    if (filter.job === undefined && filter.reason === undefined) {
+      // Read only the tail of the stream, every refresh: the DLQ keeps weeks of records.
+      const items = await readDeadLetters(deps.jsm, { from: Math.max(info.state.first_seq, info.state.last_seq - limit + 1), to: info.state.last_seq, limit });
+      return { total, items: items.reverse() };
     }
-    return { total, items: items.reverse() };
+    const filterSubject = subjectOfJob(filter.job);
+    const read = await readDeadLetters(deps.jsm, { subject: filterSubject, from: Math.max(info.state.first_seq, info.state.last_seq - FILTER_SCAN + 1), to: info.state.last_seq, limit: FILTER_SCAN });
+    const matching = read.filter((d) => matchesFilter(d.record, filter));
+    return { total: matching.length, items: matching.slice(-limit).reverse() };
   },
   replay: (id) => replayDeadLetter({ publisher: deps.publisher, jsm: deps.jsm }, id),
   latestOrders: (limit) =>

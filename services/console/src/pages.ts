@@ -1,13 +1,18 @@
 import type { OrderView } from '#shared/contracts/orders';
 import { checkReplay, CONTRACT_TARGETS } from '#shared/jobs/replay';
-import type { ConsumerRow } from '#shared/nats/queue-stats';
+import { JOBS } from '#shared/contracts/jobs';
+import { DeadLetterReason, type DeadLetterFilter } from '#shared/jobs/dead-letter';
+import type { JobStory } from '#shared/jobs/job-story';
 import type { ConsoleDeadLetter, OrdersResult } from './console-data.ts';
+import { ratesFragment } from './charts.ts';
+import { jobFragment } from './job-page.ts';
+import { queuesFragment } from './queues-fragment.ts';
 import type { AdminSnapshot } from './snapshot.ts';
 import { formatAge } from '#shared/observability/format-age';
+import { esc } from './escape.ts';
 
 /** Server-rendered admin pages. Every value goes through `esc`; the inline script only swaps fragments. */
-export const esc = (value: unknown): string =>
-  String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export { esc };
 
 export const age = (ms: number): string => (ms < 1_000 ? 'just now' : formatAge(ms));
 
@@ -35,7 +40,11 @@ button{font:inherit;border:1px solid var(--accent);background:var(--accent);colo
 button.ghost{background:transparent;color:var(--accent)}
 .bar{width:7rem;height:.45rem;background:#e7ecf3;border-radius:999px;overflow:hidden;display:inline-block;vertical-align:middle;margin-right:.4rem}.bar i{display:block;height:100%;background:var(--accent)}
 form.inline{display:flex;gap:.5rem;align-items:center}input{font:inherit;padding:.3rem .5rem;border:1px solid #c9d2de;border-radius:6px}
-.login{max-width:24rem;margin:12vh auto}.login input{width:100%;margin:.4rem 0 .8rem}.login .error{color:var(--bad);margin:.2rem 0 .6rem}
+.login{max-width:24rem;margin:12vh auto}
+form.queue-action{display:inline-block;margin-left:.4rem}button.small{padding:.05rem .5rem;font-size:.78rem}.small-text{font-size:.75rem}
+.chart{margin:0}.chart figcaption{font-size:.75rem;color:var(--muted)}.chart figcaption b{color:var(--ink)}table.rates td{vertical-align:middle}
+dl.facts{display:grid;grid-template-columns:8rem 1fr;gap:.3rem .8rem;margin:0 0 1rem}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}dl.facts pre{margin:0;white-space:pre-wrap;word-break:break-all}
+select{font:inherit;padding:.25rem .4rem;border:1px solid #c9d2de;border-radius:6px}.login input{width:100%;margin:.4rem 0 .8rem}.login .error{color:var(--bad);margin:.2rem 0 .6rem}
 `;
 
 export const layout = (title: string, body: string, options: { nonce: string; script?: string; header?: string }) => `<!doctype html>
@@ -55,20 +64,6 @@ ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <p class="muted">The token is the console's <span class="mono">ADMIN_TOKEN</span> (with <span class="mono">npm start</span>: <span class="mono">.data/dev-secrets.json</span>).</p></section>`,
     { nonce },
   );
-
-const count = (value: number, level: 'warn' | 'bad') => (value > 0 ? `<span class="${level}">${value}</span>` : String(value));
-
-export const queuesFragment = (part: AdminSnapshot['queues']): string => {
-  if (!part.ok) return `<p class="notice">${esc(part.message)}</p>`;
-  if (part.rows.length === 0) return '<p class="empty">No streams yet.</p>';
-  const rows = part.rows.map(
-    (r: ConsumerRow) => `<tr><td class="mono">${esc(r.stream)}</td><td class="mono">${esc(r.consumer)}</td>
-<td class="n">${r.messages}</td><td class="n">${count(r.pending, 'warn')}</td><td class="n">${count(r.ackPending, 'warn')}</td>
-<td class="n">${count(r.redelivered, 'bad')}</td><td class="n">${r.oldestUnackedMs === undefined ? '<span class="muted">–</span>' : esc(age(r.oldestUnackedMs))}</td></tr>`,
-  );
-  return `<table><thead><tr><th>Stream</th><th>Consumer</th><th class="n">Messages</th><th class="n">Pending</th><th class="n">Ack pending</th><th class="n">Redelivered</th><th class="n">Oldest unacked</th></tr></thead>
-<tbody>${rows.join('')}</tbody></table>`;
-};
 
 const PREVIEW = 80;
 const preview = (payload: string) => (payload.length > PREVIEW ? `${payload.slice(0, PREVIEW)}…` : payload);
@@ -92,7 +87,7 @@ const replayCell = ({ id, storedOn, record }: ConsoleDeadLetter) => {
 const deadLetterRow = (d: ConsoleDeadLetter, now: number) => {
   const { id, storedAt, record } = d;
   return `<tr id="dl-${id}" data-id="${id}">
-<td class="n mono">${id}</td><td class="mono">${esc(record.job)}</td><td class="mono">${esc(record.jobId)}</td>
+<td class="n mono">${id}</td><td class="mono">${esc(record.job)}</td><td class="mono"><a href="/jobs?id=${encodeURIComponent(record.jobId)}">${esc(record.jobId)}</a></td>
 <td><span class="badge ${record.reason === 'exhausted' ? 'warn' : 'bad'}">${esc(record.reason)}</span></td>
 <td class="err">${esc(record.error)}</td><td class="n">${record.attempts}/${record.maxAttempts}</td><td class="n">${esc(age(now - Date.parse(storedAt)))}</td>
 <td><details><summary class="mono">${esc(preview(record.payload))}</summary><pre>${esc(pretty(record.payload, record.payloadEncoding))}</pre>
@@ -100,9 +95,9 @@ const deadLetterRow = (d: ConsoleDeadLetter, now: number) => {
 <td>${replayCell(d)}</td></tr>`;
 };
 
-export const deadLettersFragment = (part: AdminSnapshot['deadLetters'], now: number): string => {
+export const deadLettersFragment = (part: AdminSnapshot['deadLetters'], now: number, filtered = false): string => {
   if (!part.ok) return `<p class="notice">${esc(part.message)}</p>`;
-  if (part.items.length === 0) return '<p class="empty">No dead letters. Every job either finished or is still being retried.</p>';
+  if (part.items.length === 0) return filtered ? '<p class="empty">No dead letters match.</p>' : '<p class="empty">No dead letters. Every job either finished or is still being retried.</p>';
   const more = part.total > part.items.length ? `<p class="muted">Showing the ${part.items.length} newest of ${part.total}.</p>` : '';
   return `<table><thead><tr><th class="n">ID</th><th>Job</th><th>Job id</th><th>Reason</th><th>Error</th><th class="n">Attempts</th><th class="n">Age</th><th>Payload</th><th></th></tr></thead>
 <tbody>${part.items.map((d) => deadLetterRow(d, now)).join('')}</tbody></table>${more}`;
@@ -132,7 +127,7 @@ export const fragments = (s: AdminSnapshot) => {
     at: s.at,
     deadLetterCount: s.deadLetters.ok ? s.deadLetters.total : null,
     deadLetterKey: s.deadLetters.ok ? s.deadLetters.items.map((d) => `${d.id}`).join(',') : 'error',
-    html: { queues: queuesFragment(s.queues), deadLetters: deadLettersFragment(s.deadLetters, now), orders: ordersFragment(s.orders) },
+    html: { queues: queuesFragment(s.queues), rates: ratesFragment(s.rates), deadLetters: deadLettersFragment(s.deadLetters, now), orders: ordersFragment(s.orders) },
   };
 };
 
@@ -143,17 +138,30 @@ const $ = (id) => document.getElementById(id);
 let dlqKey = $('dead-letters').dataset.key;
 const live = (on, text) => { $('live-dot').className = on ? 'dot on' : 'dot'; $('live-text').textContent = text; };
 const source = new EventSource('/events');
+const filtered = $('dead-letters').dataset.filtered === '1';
+const flash = (text) => { $('flash').innerHTML = ''; const p = document.createElement('p'); p.className = 'flash'; p.textContent = text; $('flash').append(p); };
 source.onmessage = (event) => {
   const s = JSON.parse(event.data);
   $('queues').innerHTML = s.html.queues;
+  $('rates').innerHTML = s.html.rates;
   $('orders').innerHTML = s.html.orders;
-  if (s.deadLetterKey !== dlqKey) { $('dead-letters').innerHTML = s.html.deadLetters; dlqKey = s.deadLetterKey; }
+  if (!filtered && s.deadLetterKey !== dlqKey) { $('dead-letters').innerHTML = s.html.deadLetters; dlqKey = s.deadLetterKey; }
   $('dlq-count').textContent = s.deadLetterCount === null ? '' : String(s.deadLetterCount);
   live(true, 'live · updated ' + new Date(s.at).toLocaleTimeString());
 };
 source.onerror = () => live(false, 'reconnecting…');
 document.addEventListener('submit', async (event) => {
   const form = event.target;
+  if (form.classList.contains('queue-action')) {
+    event.preventDefault();
+    const button = form.querySelector('button');
+    button.disabled = true;
+    const res = await fetch(form.action, { method: 'POST', headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) { flash(body.message); $('queues').innerHTML = body.queues; }
+    else { button.disabled = false; alert((button.dataset.action === 'pause' ? 'Pause' : 'Resume') + ' failed: ' + (body.detail || body.title || res.status)); }
+    return;
+  }
   if (!form.classList.contains('replay')) return;
   event.preventDefault();
   const button = form.querySelector('button');
@@ -165,8 +173,23 @@ document.addEventListener('submit', async (event) => {
 });
 `;
 
-export const dashboardPage = (s: AdminSnapshot, options: { nonce: string; flash?: string; lookup?: { id: string; result: OrdersResult } }) => {
+const dlqFilterForm = (filter: DeadLetterFilter) => {
+  const jobs = [...new Set(JOBS.map((j) => j.name))].sort();
+  const option = (value: string, selected: boolean) => `<option value="${esc(value)}"${selected ? ' selected' : ''}>${esc(value)}</option>`;
+  return `<form class="inline" method="get" action="/" id="dlq-filter" style="margin-bottom:.6rem"><label for="dlq-job">Job</label>
+<select id="dlq-job" name="job"><option value="">any</option>${jobs.map((j) => option(j, filter.job === j)).join('')}</select>
+<label for="dlq-reason">Reason</label><select id="dlq-reason" name="reason"><option value="">any</option>${DeadLetterReason.options.map((r) => option(r, filter.reason === r)).join('')}</select>
+<button class="ghost" type="submit">Filter</button>${filter.job || filter.reason ? '<a href="/">clear</a> <span class="muted">(a filtered list is not live; reload to refresh)</span>' : ''}</form>`;
+};
+
+export const dashboardPage = (
+  s: AdminSnapshot,
+  options: { nonce: string; flash?: string; lookup?: { id: string; result: OrdersResult }; dlqFilter?: DeadLetterFilter; filteredDeadLetters?: AdminSnapshot['deadLetters'] },
+) => {
   const f = fragments(s);
+  const filter = options.dlqFilter ?? {};
+  const filtered = options.filteredDeadLetters !== undefined;
+  const deadLetters = filtered ? deadLettersFragment(options.filteredDeadLetters!, Date.parse(s.at), true) : f.html.deadLetters;
   const lookup = options.lookup
     ? `<div id="lookup-result">${ordersFragment(options.lookup.result)}</div>`
     : '';
@@ -174,10 +197,13 @@ export const dashboardPage = (s: AdminSnapshot, options: { nonce: string; flash?
     'Handoff admin',
     `<div id="flash">${options.flash ? `<p class="flash">${esc(options.flash)}</p>` : ''}</div>
 <section><h2>Queues <span class="count">streams and their consumers</span></h2><div id="queues">${f.html.queues}</div></section>
-<section><h2>Dead letters <span class="count" id="dlq-count">${f.deadLetterCount ?? ''}</span></h2><div id="dead-letters" data-key="${esc(f.deadLetterKey)}">${f.html.deadLetters}</div></section>
+<section><h2>Rates <span class="count">per queue, last hour</span></h2><div id="rates">${f.html.rates}</div></section>
+<section><h2>Dead letters <span class="count" id="dlq-count">${f.deadLetterCount ?? ''}</span></h2>${dlqFilterForm(filter)}<div id="dead-letters" data-key="${esc(f.deadLetterKey)}" data-filtered="${filtered ? '1' : '0'}">${deadLetters}</div></section>
 <section><h2>Latest orders</h2><div id="orders">${f.html.orders}</div>
 <form class="inline" method="get" action="/" style="margin-top:.8rem"><label for="order">Look up an order</label>
-<input id="order" name="order" placeholder="ord_…" value="${esc(options.lookup?.id ?? '')}"><button class="ghost" type="submit">Show</button></form>${lookup}</section>`,
+<input id="order" name="order" placeholder="ord_…" value="${esc(options.lookup?.id ?? '')}"><button class="ghost" type="submit">Show</button></form>${lookup}</section>
+<section><h2>Look up a job</h2><form class="inline" method="get" action="/jobs"><label for="job-lookup">Job id</label>
+<input id="job-lookup" name="id" placeholder="a mail id, a dead letter's job id…"><button class="ghost" type="submit">Show</button></form></section>`,
     {
       nonce: options.nonce,
       script: SCRIPT,
@@ -186,3 +212,16 @@ export const dashboardPage = (s: AdminSnapshot, options: { nonce: string; flash?
     },
   );
 };
+
+const header = `<header><h1><a href="/" style="color:inherit;text-decoration:none">Handoff admin</a></h1>
+<form method="post" action="/logout" style="margin-left:auto"><button class="ghost" style="color:#c6d0dd;border-color:#3a4658">Sign out</button></form></header>`;
+
+/** A job's own page: `jobs show` for operators in a browser. */
+export const jobPage = (jobId: string, story: JobStory | undefined, nonce: string, now = Date.now()) =>
+  layout(
+    `Job ${jobId} · Handoff admin`,
+    `<section><h2>Job <span class="count mono">${esc(jobId)}</span></h2>${
+      story ? jobFragment(story, now) : `<p class="notice" id="job-missing">No job ${esc(jobId)}: no worker has started it in the last 7 days.</p>`
+    }<p><a href="/">Back to the dashboard</a></p></section>`,
+    { nonce, header },
+  );

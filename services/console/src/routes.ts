@@ -8,8 +8,12 @@ import type { PeekingRateLimiter } from '#shared/http/rate-limit';
 import { ADMIN_COOKIE, createAdminAuth } from './operator-auth.ts';
 import type { OperatorSessions } from './operator-sessions.ts';
 import type { AdminData } from './console-data.ts';
-import { dashboardPage, fragments, loginPage } from './pages.ts';
-import { sharedSnapshots } from './snapshot.ts';
+import { DeadLetterReason } from '#shared/jobs/dead-letter';
+import { isForever, UnknownQueueError } from '#shared/jobs/queue-control';
+import { errorMessage } from '#shared/observability/errors';
+import { dashboardPage, fragments, jobPage, loginPage } from './pages.ts';
+import { queuesFragment } from './queues-fragment.ts';
+import { DEAD_LETTERS_SHOWN, sharedSnapshots } from './snapshot.ts';
 
 export interface AdminRoutesDeps {
   data: AdminData;
@@ -28,7 +32,15 @@ export interface AdminRoutesDeps {
 const LOGIN_RULE = { max: 20, windowMs: 15 * 60_000 };
 const LoginBody = z.object({ token: z.string().min(1).max(1_000) });
 const IdParams = z.object({ id: z.coerce.number().int().positive() });
-const DashboardQuery = z.object({ order: z.string().trim().max(100).optional(), replayed: z.coerce.number().int().positive().optional() });
+const DashboardQuery = z.object({
+  order: z.string().trim().max(100).optional(),
+  replayed: z.coerce.number().int().positive().optional(),
+  job: z.string().trim().max(100).optional(),
+  reason: z.union([DeadLetterReason, z.literal('')]).optional(),
+  done: z.string().max(300).optional(),
+});
+const QueueQuery = z.object({ name: z.string().trim().min(1).max(300) });
+const JobQuery = z.object({ id: z.string().trim().min(1).max(300) });
 
 const html = (reply: FastifyReply, nonce: string, status: number, body: string) =>
   reply
@@ -101,8 +113,19 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
 
       admin.get('/', { preHandler: auth.require }, async (request, reply) => {
         const query = DashboardQuery.safeParse(request.query);
-        const { order, replayed } = query.success ? query.data : {};
-        const [snap, lookup] = await Promise.all([snapshot(), order ? deps.data.order(order) : undefined]);
+        const { order, replayed, job, reason, done } = query.success ? query.data : {};
+        const dlqFilter = { ...(job ? { job } : {}), ...(reason ? { reason } : {}) };
+        const filtering = (job !== undefined && job !== '') || !!reason;
+        const [snap, lookup, filtered] = await Promise.all([
+          snapshot(),
+          order ? deps.data.order(order) : undefined,
+          filtering
+            ? deps.data.deadLetters(DEAD_LETTERS_SHOWN, dlqFilter).then(
+                (part) => ({ ok: true as const, ...part }),
+                (error: unknown) => ({ ok: false as const, message: `dead letters unavailable: ${errorMessage(error)}` }),
+              )
+            : undefined,
+        ]);
         const nonce = randomBytes(16).toString('base64');
         return html(
           reply,
@@ -110,11 +133,59 @@ export const registerAdminRoutes = (app: FastifyInstance, deps: AdminRoutesDeps)
           200,
           dashboardPage(snap, {
             nonce,
-            flash: replayed ? `Replayed dead letter ${replayed}: the job is back on its queue.` : undefined,
+            flash: replayed ? `Replayed dead letter ${replayed}: the job is back on its queue.` : done,
             lookup: order && lookup ? { id: order, result: lookup } : undefined,
+            dlqFilter,
+            filteredDeadLetters: filtered,
           }),
         );
       });
+
+      admin.get('/jobs', { preHandler: auth.require }, async (request, reply) => {
+        const query = JobQuery.safeParse(request.query);
+        if (!query.success) throw new HttpProblem('invalid_request', 'Give a job id: /jobs?id=…');
+        const story = await deps.data.jobStory(query.data.id);
+        if (request.headers.accept?.includes('application/json')) {
+          if (!story) throw new HttpProblem('not_found', `No job ${query.data.id}: no worker has started it in the last 7 days.`);
+          return story;
+        }
+        const nonce = randomBytes(16).toString('base64');
+        return html(reply, nonce, story ? 200 : 404, jobPage(query.data.id, story, nonce));
+      });
+
+      // Pause and resume: a stream (every consumer on it) or `STREAM/CONSUMER`.
+      for (const verb of ['pause', 'resume'] as const) {
+        admin.post(`/queues/${verb}`, { preHandler: auth.requireForWrite }, async (request, reply) => {
+          const query = QueueQuery.safeParse(request.query);
+          if (!query.success) throw new HttpProblem('invalid_request', 'Name a stream or STREAM/CONSUMER: ?name=…');
+          const { name } = query.data;
+          let message: string;
+          try {
+            if (verb === 'pause') {
+              const result = await deps.data.pause(name);
+              const until = result.until && !isForever(result.until) ? ` until ${result.until}` : ' until resumed';
+              message = `Paused ${name}${until}: ${result.how === 'server' ? 'the server delivers nothing' : 'the workers stopped pulling'}; every job stays in its queue.`;
+            } else {
+              const result = await deps.data.resume(name);
+              message = result.stillPausedByStream
+                ? `Resumed ${name}, but the whole stream ${result.target.stream} is still paused.`
+                : `Resumed ${name}: its jobs are delivered again, in order.`;
+            }
+          } catch (error) {
+            if (error instanceof UnknownQueueError) throw new HttpProblem('not_found', error.message);
+            throw error;
+          }
+          deps.log.info({ queue: name, action: verb }, `queue ${verb}d from the dashboard`);
+          if (request.headers.accept?.includes('application/json')) {
+            const queues = await deps.data.queues().then(
+              (rows) => queuesFragment({ ok: true, rows }),
+              (error: unknown) => queuesFragment({ ok: false, message: `queue statistics unavailable: ${errorMessage(error)}` }),
+            );
+            return { ok: true, name, action: verb, message, queues };
+          }
+          return reply.redirect(`/?done=${encodeURIComponent(message)}`, 303);
+        });
+      }
 
       admin.get('/snapshot', { preHandler: auth.require }, async () => snapshot());
 

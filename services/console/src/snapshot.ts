@@ -1,13 +1,15 @@
 import { errorMessage } from '#shared/observability/errors';
-import type { ConsumerRow } from '#shared/nats/queue-stats';
+import type { QueueRow } from '#shared/jobs/queue-control';
 import type { AdminData, ConsoleDeadLetter, OrdersResult } from './console-data.ts';
+import type { RateSeries } from './job-rates.ts';
 
 type Part<T> = ({ ok: true } & T) | { ok: false; message: string };
 
 /** Everything the dashboard shows at one moment; each part fails on its own. */
 export interface AdminSnapshot {
   at: string;
-  queues: Part<{ rows: ConsumerRow[] }>;
+  queues: Part<{ rows: QueueRow[] }>;
+  rates: RateSeries[];
   deadLetters: Part<{ total: number; items: ConsoleDeadLetter[] }>;
   orders: OrdersResult;
 }
@@ -29,7 +31,7 @@ export const takeSnapshot = async (data: AdminData): Promise<AdminSnapshot> => {
     settle('dead letters', () => data.deadLetters(DEAD_LETTERS_SHOWN)),
     data.latestOrders(ORDERS_SHOWN),
   ]);
-  return { at: new Date().toISOString(), queues, deadLetters, orders };
+  return { at: new Date().toISOString(), queues, rates: data.rates(), deadLetters, orders };
 };
 
 /**

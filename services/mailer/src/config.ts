@@ -29,5 +29,16 @@ export const mailerEnv = z.object({
    * mails a crashed mailer held wait before another mailer gets them. Heartbeats keep long sends alive.
    */
   MAIL_ACK_WAIT_MS: z.coerce.number().int().min(1_000).optional(),
+  /**
+   * Sends per second across every mailer replica together (default: no cap), e.g. the provider's
+   * limit. Decimals allowed (0.5 = one every 2 s). Sign-in mail takes the next free slot first.
+   */
+  MAIL_RATE_PER_SEC: z.coerce.number().positive().max(10_000).optional(),
+  /** Longest a mail waits for its send slot before its job goes back to the queue, unspent (default 15 s). */
+  MAIL_RATE_MAX_WAIT_MS: intFromEnv(15_000).pipe(z.number().min(100)),
+  /** First pause of a lane after a 421/454 "slow down" (default 2 s); doubles while they repeat. */
+  MAIL_THROTTLE_COOLDOWN_MS: intFromEnv(2_000).pipe(z.number().min(10)),
+  /** Longest pause of a lane after repeated "slow down" answers (default 60 s). */
+  MAIL_THROTTLE_MAX_MS: intFromEnv(60_000).pipe(z.number().min(10)),
 });
 export type MailerConfig = z.infer<typeof mailerEnv>;

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
+import { MAIL_LANES } from '#shared/contracts/lanes';
+import { createLaneGate, kvGateStore } from '#shared/jobs/lane-gate';
 import { worker } from '#shared/jobs/workers';
 import { openBucket } from '#shared/nats/kv';
 import { createObjectReader } from '#shared/nats/object-reader';
@@ -8,6 +10,7 @@ import { mailerEnv } from './config.ts';
 import { createSendMail } from './handlers/send-mail.ts';
 import { createSendTickets } from './handlers/send-tickets.ts';
 import { createOnTicketsMailDeadLettered } from './handlers/tickets-dead-lettered.ts';
+import { laneTransport } from './lane-transport.ts';
 import { mailSendJob } from './mail-job.ts';
 import { claimMsFor } from './send-once.ts';
 import { createKvSentRecords } from './sent-records.ts';
@@ -22,16 +25,35 @@ export default defineService({
     const records = createKvSentRecords(await openBucket(nc, BUCKETS.mailSent));
     const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS });
     const messageIdDomain = senderDomain(config.MAIL_FROM);
+    // Send slots shared with every other mailer replica through the mail_rate bucket.
+    const gate = createLaneGate({
+      lanes: Object.values(MAIL_LANES),
+      ratePerSec: config.MAIL_RATE_PER_SEC,
+      store: kvGateStore(await openBucket(nc, BUCKETS.mailRate), 'smtp'),
+      maxWaitMs: config.MAIL_RATE_MAX_WAIT_MS,
+      cooldown: { initialMs: config.MAIL_THROTTLE_COOLDOWN_MS, maxMs: Math.max(config.MAIL_THROTTLE_MAX_MS, config.MAIL_THROTTLE_COOLDOWN_MS) },
+      log,
+    });
     const holder = `${hostname()}/${process.pid}`;
     const mails = mailSendJob(config);
     const ticketMails = ticketsMailJob(config);
     return {
       workers: [
-        worker(mails, createSendMail({ transport, records, holder, claimMs: claimMsFor(mails, config.SMTP_TIMEOUT_MS), publicUrl: config.PUBLIC_URL, messageIdDomain })),
+        worker(
+          mails,
+          createSendMail({
+            transport: laneTransport(transport, gate, MAIL_LANES.signin.name),
+            records,
+            holder,
+            claimMs: claimMsFor(mails, config.SMTP_TIMEOUT_MS),
+            publicUrl: config.PUBLIC_URL,
+            messageIdDomain,
+          }),
+        ),
         worker(
           ticketMails,
           createSendTickets({
-            transport,
+            transport: laneTransport(transport, gate, MAIL_LANES.bulk.name),
             records,
             holder,
             claimMs: claimMsFor(ticketMails, config.SMTP_TIMEOUT_MS),
@@ -42,8 +64,11 @@ export default defineService({
           createOnTicketsMailDeadLettered({ publisher, log }),
         ),
       ],
-      close: () => transport.close(),
-      ready: { smtp: new URL(config.SMTP_URL).host },
+      close: () => {
+        gate.close();
+        transport.close();
+      },
+      ready: { smtp: new URL(config.SMTP_URL).host, ratePerSec: config.MAIL_RATE_PER_SEC ?? 'unlimited' },
     };
   },
 });

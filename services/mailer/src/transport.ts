@@ -44,6 +44,26 @@ interface SmtpFailure extends Error {
 }
 
 /**
+ * The provider's "slow down": 421 (service not available, closing), 454 (temporary failure, e.g.
+ * SES throttling) or any 4xx that speaks of rates. Not the job's fault: the mailer slows the lane
+ * down and the job waits without using an attempt.
+ */
+export class SmtpThrottledError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SmtpThrottledError';
+  }
+}
+
+const THROTTLE_TEXT = /\brate\b|rate.?limit|too many|slow down|throttl/i;
+
+const isThrottle = (failure: SmtpFailure): boolean => {
+  const code = failure.responseCode;
+  if (code === 421 || code === 454) return true;
+  return typeof code === 'number' && code >= 400 && code < 500 && THROTTLE_TEXT.test(failure.response ?? failure.message);
+};
+
+/**
  * Retry or give up? A 5xx reply is the server's final word (unknown mailbox, policy rejection):
  * retrying only repeats it, so it becomes a PermanentError and the job is dead-lettered. 4xx
  * replies (greylisting, "try again later"), refused connections and timeouts are transient.
@@ -52,6 +72,7 @@ export const classifySmtpError = (error: unknown, afterData = false): Error => {
   if (!(error instanceof Error)) return new Error(String(error));
   const failure = error as SmtpFailure;
   const summary = [failure.code, failure.responseCode, failure.response ?? failure.message].filter(Boolean).join(' ');
+  if (isThrottle(failure)) return new SmtpThrottledError(`SMTP server asked to slow down: ${summary}`, { cause: error });
   if (typeof failure.responseCode === 'number' && failure.responseCode >= 500) {
     return new PermanentError(`SMTP rejected the message: ${summary}`, { cause: error });
   }
