@@ -61,8 +61,11 @@ test('a hung subprocess is killed at the timeout and retried while the same work
   await waitFor(() => !isAlive(subprocess), { timeoutMs: 2_000, what: 'the hung subprocess to be gone' });
 
   // Retried per policy: the timeout, then the first backoff step (500 ms), plus scheduling slack.
+  // Each start is stamped inside the handler, after the runner armed the timeout (parse, schema,
+  // span), so a loaded machine can stamp attempt 1 a few ms late; 2.15.1 redelivers a nak(delay)
+  // on time, where 2.9.10 came later and hid that (seen: 3,493 ms at load 28).
   const gap = second!.at - first!.at;
-  expect(gap).toBeGreaterThanOrEqual(3_000 + 500);
+  expect(gap).toBeGreaterThanOrEqual(3_000 + 500 - 50);
   expect(gap).toBeLessThan(3_000 + 500 + 1_500);
   expect(hang.filter((r) => r.event === 'done')).toHaveLength(1);
 });
