@@ -63,10 +63,10 @@ export default tseslint.config(
     },
   },
   {
-    // Scripts the pages load in the browser: plain JavaScript, browser globals, no imports.
+    // Scripts the pages load in the browser (as modules): plain JavaScript, browser globals.
     files: ['services/*/src/page/assets/*.js'],
     languageOptions: {
-      sourceType: 'script',
+      sourceType: 'module',
       globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', TextDecoderStream: 'readonly' },
     },
   },

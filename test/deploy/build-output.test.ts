@@ -132,3 +132,28 @@ test('the mailer starts from the compiled output with plain node, becomes ready 
   run.child.kill('SIGTERM');
   expect(await run.exited).toBe(0);
 });
+
+test('the gateway starts from the compiled output, serves the buyer page and its script, and exits 0 on SIGTERM', async () => {
+  // The page's script is plain JavaScript the build emits (allowJs, as a module); the gateway reads it at start.
+  expect(existsSync(join(app, 'dist/services/gateway/src/page/assets/buyer.js'))).toBe(true);
+  const port = await freePort();
+  const run = launch(['gateway'], { NATS_URL: server.url, JS_REPLICAS: '1', HEALTH_PORT: '0', GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' });
+  let code: number | string | undefined;
+  void run.exited.then((c) => (code = c));
+  const page = await waitFor(
+    async () => {
+      if (code !== undefined) throw new Error(`gateway exited ${code}:\n${run.output()}`);
+      const res = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+      return res?.status === 200 ? res.text() : undefined;
+    },
+    { timeoutMs: 30_000, what: `the buyer page on ${port}` },
+  );
+  const script = /<script type="module" src="([^"]+)">/.exec(page)?.[1];
+  expect(script).toMatch(/^\/assets\/buyer-[0-9a-f]{12}\.js$/);
+  const served = await fetch(`http://127.0.0.1:${port}${script}`);
+  expect(served.status).toBe(200);
+  expect(await served.text()).toContain('/events');
+
+  run.child.kill('SIGTERM');
+  expect(await run.exited).toBe(0);
+});

@@ -2,7 +2,8 @@
  * Acceptance 2 (the services' side): all five services as real processes against a nats-server
  * running deploy/nats/server.conf, each connected as its own user with only its own permissions.
  * A user signs in by email, orders two tickets, pays through a signed webhook, receives the
- * tickets by email and downloads one — and no service ever hits a permissions violation.
+ * tickets by email, watches the order's live view to the end and downloads one — and no service
+ * ever hits a permissions violation.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { AUTH_RPC } from '#shared/contracts/auth';
@@ -13,6 +14,7 @@ import { startNatsServer, type NatsServer } from '../nats-server.ts';
 import { quietLog } from '../runtime-setup.ts';
 import { startService, type RunningService } from '../services.ts';
 import { startSmtpServer, type TestSmtpServer } from '../smtp-server.ts';
+import { openSse } from '../sse.ts';
 import { newWebhookSecret, paymentSucceeded, postWebhook, signWebhook } from '../tickets/webhooks.ts';
 import { uniqueName, waitFor } from '../wait.ts';
 import { passwordOf, randomPasswords, singleServerConfig } from './nats-config.ts';
@@ -50,7 +52,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-test('sign-in, order, payment webhook, tickets email and download work with every service on its own NATS user', async () => {
+test('sign-in, order, payment webhook, tickets email, live view and download work with every service on its own NATS user', async () => {
   // Adding users is an operator's job: the admin user calls auth, as the CLI does.
   const email = uniqueEmail('least');
   const admin = await connectNats({ url: nats.url, name: 'cli', user: 'admin', password: passwordOf(passwords, 'admin'), log: quietLog });
@@ -75,6 +77,10 @@ test('sign-in, order, payment webhook, tickets email and download work with ever
   });
   expect(created.status).toBe(201);
   const order = (await created.json()) as { id: string; amount: number; currency: string };
+  // The live view: the gateway follows ticketing's order-change events under its own user.
+  const live = await openSse(`${base}/orders/${order.id}/events`, { cookie });
+  expect(live.status).toBe(200);
+  expect(JSON.parse((await live.next())!.data!)).toMatchObject({ status: 'pending_payment' });
 
   const paid = await postWebhook(hooks, signWebhook(WEBHOOK_SECRET, uniqueName('evt'), paymentSucceeded(order.id, order.amount, order.currency)));
   expect(paid.status).toBe(200);
@@ -89,6 +95,9 @@ test('sign-in, order, payment webhook, tickets email and download work with ever
     async () => ((await (await fetch(`${base}/orders/${order.id}`, { headers: { cookie } })).json()) as { status: string }).status === 'sent',
     { timeoutMs: 30_000, intervalMs: 250, what: 'the order to be sent' },
   );
+  const statuses: string[] = [];
+  for (let item = await live.next({ timeoutMs: 60_000 }); item; item = await live.next({ timeoutMs: 60_000 })) statuses.push((JSON.parse(item.data!) as { status: string }).status);
+  expect(statuses.at(-1)).toBe('sent');
   const pdf = await fetch(`${base}/orders/${order.id}/tickets/1`, { headers: { cookie } });
   expect(pdf.status).toBe(200);
   expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');

@@ -96,7 +96,7 @@ const expectStrictPage = (res: { headers: Record<string, unknown>; body: string 
   expect(res.headers['cache-control']).toBe('no-store');
   expect(res.body).not.toMatch(/<script(?![^>]*\bsrc=)/);
   expect(res.body).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
-  expect(res.body).toMatch(/<script src="\/assets\/buyer-[0-9a-f]{12}\.js" defer><\/script>/);
+  expect(res.body).toMatch(/<script type="module" src="\/assets\/buyer-[0-9a-f]{12}\.js"><\/script>/);
 };
 
 test('/ without a session is the sign-in form; its script and stylesheet are served from the policy\'s own origin, cached for good', async () => {

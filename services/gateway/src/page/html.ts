@@ -36,7 +36,7 @@ export const layout = (page: Layout) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(page.title)} · Handoff</title>
 <link rel="stylesheet" href="${esc(page.assets.css)}">
-<script src="${esc(page.assets.js)}" defer></script></head>
+<script type="module" src="${esc(page.assets.js)}"></script></head>
 <body><header class="top"><div class="top-inner"><a class="brand" href="/">Handoff tickets</a>${
   page.signedInAs
     ? `<span class="who">Signed in as ${esc(page.signedInAs)}</span><form method="post" action="/sign-out"><button type="submit" class="link">Sign out</button></form>`

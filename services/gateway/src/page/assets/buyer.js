@@ -1,13 +1,12 @@
 /**
- * The buyer page's one script. Everything works without it; it adds two things:
+ * The buyer page's one script, loaded as a module (deferred, strict; the build may add an
+ * `export {}`, which only a module accepts). Everything works without it; it adds two things:
  * - attendee rows are added and removed in place (without it, the same buttons ask the server);
  * - an order's status follows GET /orders/:id/events live, without reloading.
  * Problems (application/problem+json) are shown in words; a dropped stream resumes from the
  * last event it got (Last-Event-ID).
  */
 (() => {
-  'use strict';
-
   const FINAL = ['sent', 'failed', 'payment_mismatch', 'expired'];
   const byId = (id) => document.getElementById(id);
   const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
