@@ -45,8 +45,8 @@ interface SmtpFailure extends Error {
 
 /**
  * The provider's "slow down": 421 (service not available, closing), 454 (temporary failure, e.g.
- * SES throttling) or any 4xx that speaks of rates. Not the job's fault: the mailer slows the lane
- * down and the job waits without using an attempt.
+ * SES throttling), any 4xx that speaks of rates, or a 5xx that says a rate limit was exceeded. Not
+ * the job's fault: the mailer slows the lane down and the job waits without using an attempt.
  */
 export class SmtpThrottledError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -56,11 +56,15 @@ export class SmtpThrottledError extends Error {
 }
 
 const THROTTLE_TEXT = /\brate\b|rate.?limit|too many|slow down|throttl/i;
+// Some providers answer an exceeded rate with a 5xx; only words that cannot mean the message itself.
+const THROTTLE_5XX = /rate.?limit|sending rate|throttl|too many (messages|mails|emails|connections|requests)/i;
 
 const isThrottle = (failure: SmtpFailure): boolean => {
   const code = failure.responseCode;
   if (code === 421 || code === 454) return true;
-  return typeof code === 'number' && code >= 400 && code < 500 && THROTTLE_TEXT.test(failure.response ?? failure.message);
+  if (typeof code !== 'number') return false;
+  const text = failure.response ?? failure.message;
+  return code >= 400 && code < 500 ? THROTTLE_TEXT.test(text) : code >= 500 && THROTTLE_5XX.test(text);
 };
 
 /**
