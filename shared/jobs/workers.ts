@@ -8,12 +8,14 @@ import { serverFeatures, type ServerFeatures } from '#shared/nats/server-feature
 import type { Log } from '#shared/observability/logger';
 import { createKvAttemptLog, type AttemptLog } from './attempt-log.ts';
 import type { JobHandler, JobSpec } from './job.ts';
+import { startPhantomAcks } from './phantom-acks.ts';
 import type { RunnerObserver } from './observer.ts';
 import type { PauseWatch } from './pause-watch.ts';
 import { startJobRunner, type JobRunner, type RunnerDeps } from './runner.ts';
 
 /** What runners share in one process: JetStream handles, the publisher and the attempt log. */
 export interface JobsRuntime {
+  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   publisher: Publisher;
@@ -29,6 +31,7 @@ export interface JobsRuntime {
  */
 export const createJobsRuntime = (nc: NatsConnection, deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; log: Log }): JobsRuntime => ({
   ...deps,
+  nc,
   attempts: createKvAttemptLog(() => new Kvm(nc).open(BUCKETS.jobAttempts.name)),
   server: () => serverFeatures(nc),
 });
@@ -87,5 +90,15 @@ export const startWorkers = async (
       }),
     );
   }
-  return { runners, stop: async (graceMs) => void (await Promise.all(runners.map((r) => r.stop(graceMs)))) };
+  // Servers before 2.12.7 keep ack-pending entries for deleted messages after a restart (phantom-acks.ts).
+  const stopPhantomAcks = workers.map((w) =>
+    startPhantomAcks({ nc: runtime.nc, jsm: runtime.jsm, log, serverVersion: () => runtime.nc.info?.version }, w.job),
+  );
+  return {
+    runners,
+    stop: async (graceMs) => {
+      for (const stopOne of stopPhantomAcks) stopOne();
+      await Promise.all(runners.map((r) => r.stop(graceMs)));
+    },
+  };
 };

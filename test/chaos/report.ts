@@ -23,9 +23,10 @@ export interface ChaosFacts {
     consumer: string;
     pending: number;
     ackPending: number;
-    phantomAckPending: number;
-    /** Stream sequences still owed an ack whose message is stored. */
+    /** Stored messages of the consumer's subject between its ack floor and last delivery. */
     unacked: number[];
+    /** Sequences of that range the stream has deleted (an ack-pending entry there is a phantom). */
+    deletedInRange: number;
     detail?: string;
     info?: string;
   }>;
@@ -134,7 +135,6 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
       clientRetriesAfter503: facts.clientRetries,
       deadLetters: facts.deadLetters.length,
       unackedOrPending: unfinished,
-      phantomAckPending: facts.backlog.reduce((sum, c) => sum + c.phantomAckPending, 0),
       restartFailures: facts.restartFailures.length,
     },
     checks,

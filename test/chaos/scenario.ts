@@ -1,5 +1,6 @@
 import { AUTH_RPC } from '#shared/contracts/auth';
 import { ORDERS_RPC, type OrderView } from '#shared/contracts/orders';
+import type { ConsumerInfo } from '@nats-io/jetstream';
 import { STREAMS } from '#shared/contracts/streams';
 import { listDeadLetters } from '#shared/jobs/dead-letter';
 import { uniqueEmail } from '../magic-link/helpers.ts';
@@ -73,43 +74,50 @@ const retrying = async <T>(what: string, call: () => Promise<T>, forMs = 120_000
     { timeoutMs: forMs, intervalMs: 300, what },
   ).then((r) => r.value);
 
-/**
- * Messages a work-queue consumer still owes an acknowledgement for. Acked work-queue messages
- * leave the stream, so the unacked ones are those still stored between the ack floor and the last
- * delivery. A SIGKILLed 2.9 server can come back with an ack-pending entry for a message its
- * stream already removed (no message, nothing to redeliver, never cleared): such phantoms are
- * reported, not counted as unfinished work.
- */
-const unackedStored = async (client: TicketingClient, stream: string, info: { ack_floor: { stream_seq: number }; delivered: { stream_seq: number } }) => {
-  const stored: number[] = [];
-  const last = Math.min(info.delivered.stream_seq, info.ack_floor.stream_seq + 2_000);
-  for (let seq = info.ack_floor.stream_seq + 1; seq <= last; seq++) {
-    if (await client.jsm.streams.getMessage(stream, { seq }).then(Boolean, () => false)) stored.push(seq);
+const matches = (filter: string | undefined, subject: string) => {
+  if (!filter) return true;
+  const f = filter.split('.');
+  const t = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return t.length > i;
+    if (f[i] !== '*' && f[i] !== t[i]) return false;
   }
-  return stored;
+  return f.length === t.length;
 };
 
-const durableBacklog = async (client: TicketingClient) => {
+/**
+ * For the diagnosis of a consumer still owing acks: the stored messages of its own subject
+ * between its ack floor and its last delivery (some may be acked ones a 2.9 server forgot it had
+ * removed), and how many sequences of that range the stream reports deleted (an ack-pending entry
+ * on one of those is a phantom, which the runners ack on servers that keep them).
+ */
+const unackedRange = async (client: TicketingClient, stream: string, info: ConsumerInfo) => {
+  const stored: number[] = [];
+  const from = info.ack_floor.stream_seq + 1;
+  const last = Math.min(info.delivered.stream_seq, info.ack_floor.stream_seq + 2_000);
+  for (let seq = from; seq <= last; seq++) {
+    const m = await client.jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+    if (m && matches(info.config.filter_subject, m.subject)) stored.push(seq);
+  }
+  const deleted = (await client.jsm.streams.info(stream, { deleted_details: true }).catch(() => undefined))?.state.deleted ?? [];
+  return { stored, deletedInRange: deleted.filter((seq) => seq >= from && seq <= info.delivered.stream_seq).length };
+};
+
+/** Every durable consumer's pending and ack-pending counts; with `detail`, what its unacked range holds. */
+const durableBacklog = async (client: TicketingClient, detail = false) => {
   const out: ChaosFacts['backlog'] = [];
   for (const stream of Object.values(STREAMS)) {
     const infos = await client.jsm.consumers.list(stream.name).next().catch(() => []);
     for (const info of infos) {
       if (!info.config.durable_name) continue;
-      let ackPending = info.num_ack_pending;
-      let phantom = 0;
-      let unacked: number[] = [];
-      if (ackPending > 0 && stream.retention === 'workqueue') {
-        unacked = await unackedStored(client, stream.name, info);
-        phantom = Math.max(0, ackPending - unacked.length);
-        ackPending -= phantom;
-      }
+      const range = detail && info.num_ack_pending > 0 ? await unackedRange(client, stream.name, info) : { stored: [], deletedInRange: 0 };
       out.push({
         stream: stream.name,
         consumer: info.name,
         pending: info.num_pending,
-        ackPending,
-        phantomAckPending: phantom,
-        unacked,
+        ackPending: info.num_ack_pending,
+        unacked: range.stored,
+        deletedInRange: range.deletedInRange,
         // For diagnosing a stuck entry: how far acks got, what was delivered, how many redeliveries.
         detail: `ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}`,
         info: JSON.stringify({
@@ -136,7 +144,7 @@ const durableBacklog = async (client: TicketingClient) => {
 const diagnose = (backlog: ChaosFacts['backlog'], incarnations: Incarnation[], unsent: Array<[string, string]>): string[] => {
   const out: string[] = [];
   for (const c of backlog.filter((b) => b.pending + b.ackPending > 0)) {
-    out.push(`${c.stream}/${c.consumer}: pending ${c.pending}, ack-pending ${c.ackPending}; consumer info ${c.info ?? '?'}`);
+    out.push(`${c.stream}/${c.consumer}: pending ${c.pending}, ack-pending ${c.ackPending}, ${c.deletedInRange} deleted sequence(s) in its unacked range; consumer info ${c.info ?? '?'}`);
     for (const seq of c.unacked.slice(0, 10)) {
       const history = followMessage(incarnations, c.stream, c.consumer, seq);
       out.push(`  seq ${seq}: ${history.length ? `${history.length} log line(s), last ones:` : 'no worker logged it'}`);
@@ -321,7 +329,7 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
       statuses.set(id, reply?.ok ? reply.order.status : 'unknown');
     }
     const deadLetters = (await listDeadLetters(c.jsm).catch(() => [])).map((d) => ({ job: d.record.job, reason: d.record.reason, error: d.record.error }));
-    const backlog = await durableBacklog(c);
+    const backlog = await durableBacklog(c, true);
     const incarnations = pool.incarnations();
     const unsent = orderIds.flatMap((id): Array<[string, string]> => (statuses.get(id) === 'sent' ? [] : [[id, statuses.get(id) ?? 'unknown']]));
     const diagnostics = converged && unsent.length === 0 && backlog.every((b) => b.pending + b.ackPending === 0) ? [] : diagnose(backlog, incarnations, unsent);
