@@ -8,14 +8,17 @@ import type { Log } from '#shared/observability/logger';
 import { createKvAttemptLog, type AttemptLog } from './attempt-log.ts';
 import type { JobHandler, JobSpec } from './job.ts';
 import type { RunnerObserver } from './observer.ts';
+import { createJobScheduler, type JobScheduler } from './schedule.ts';
 import { startJobRunner, type JobRunner, type RunnerDeps } from './runner.ts';
 
-/** What runners share in one process: JetStream handles, the publisher and the attempt log. */
+/** What runners share in one process: JetStream handles, the publisher, the attempt log, delayed jobs. */
 export interface JobsRuntime {
   js: JetStreamClient;
   jsm: JetStreamManager;
   publisher: Publisher;
   attempts: AttemptLog;
+  /** Publishes jobs that run no earlier than a given time. */
+  scheduler: JobScheduler;
   log: Log;
 }
 
@@ -26,6 +29,7 @@ export interface JobsRuntime {
 export const createJobsRuntime = (nc: NatsConnection, deps: { js: JetStreamClient; jsm: JetStreamManager; publisher: Publisher; log: Log }): JobsRuntime => ({
   ...deps,
   attempts: createKvAttemptLog(() => new Kvm(nc).open(BUCKETS.jobAttempts.name)),
+  scheduler: createJobScheduler({ publisher: deps.publisher, jsm: deps.jsm, serverVersion: () => nc.info?.version, log: deps.log }),
 });
 
 /** The runtime on a connection of its own (worker processes outside the service bootstrap: tests, benchmarks). */
