@@ -11,6 +11,11 @@ export const SUBJECTS = {
   ticketsReady: 'tickets.ready',
   ticketsSent: 'tickets.sent',
   ticketsMailFailed: 'tickets.mail_failed',
+  /** Delayed jobs at an order's deadlines (stream ORDER_DEADLINES). */
+  orderReminderDue: 'orders.reminder.due',
+  orderExpiryDue: 'orders.expiry.due',
+  /** `orders.scheduled.<job id>`: where those jobs wait as server-side schedules (2.12+). */
+  orderSchedules: 'orders.scheduled',
   deadLetterPrefix: 'dlq',
 
   authVerifyToken: 'auth.rpc.verify_token',

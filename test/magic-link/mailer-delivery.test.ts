@@ -71,7 +71,7 @@ beforeAll(async () => {
   const transport = createSmtpTransport({ url: smtp.url, from: 'Handoff <no-reply@mail.example.test>', timeoutMs: 2_000 });
   const workers = await startWorkers(
     messaging,
-    [worker(job, createSendMail({ transport, records, publicUrl: 'https://tickets.example.test', messageIdDomain: 'mail.example.test' }))],
+    [worker(job, createSendMail({ transport, records, publicUrl: 'https://tickets.example.test', checkoutUrl: 'https://pay.example.test/checkout', messageIdDomain: 'mail.example.test' }))],
     { log: quietLog, observer },
   );
   stopWorkers = workers.stop;

@@ -22,7 +22,7 @@ export default defineService({
     const messageIdDomain = senderDomain(config.MAIL_FROM);
     return {
       workers: [
-        worker(mailSendJob(config), createSendMail({ transport, records, publicUrl: config.PUBLIC_URL, messageIdDomain })),
+        worker(mailSendJob(config), createSendMail({ transport, records, publicUrl: config.PUBLIC_URL, checkoutUrl: config.PAYMENT_CHECKOUT_URL, messageIdDomain })),
         worker(
           ticketsMailJob(config),
           createSendTickets({ transport, records, tickets: createObjectReader(nc, OBJECT_STORES.tickets), publisher, messageIdDomain }),
