@@ -1,4 +1,4 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { z } from 'zod';
@@ -11,6 +11,18 @@ import type { BucketSpec } from '#shared/contracts/spec';
 
 /** Opens a bucket that exists (its owner ensured it at start). */
 export const openBucket = (nc: NatsConnection, spec: Pick<BucketSpec, 'name'>): Promise<KV> => new Kvm(nc).open(spec.name);
+
+/** How full a bucket is: bytes stored and its max_bytes (undefined: unbounded). */
+export interface BucketUsage {
+  bytes: number;
+  maxBytes: number | undefined;
+}
+
+/** Reads a bucket's usage from its stream's state (one STREAM.INFO). */
+export const bucketUsage = (jsm: Pick<JetStreamManager, 'streams'>, spec: Pick<BucketSpec, 'name'>) => async (): Promise<BucketUsage> => {
+  const { config, state } = await jsm.streams.info(`KV_${spec.name}`);
+  return { bytes: state.bytes, maxBytes: config.max_bytes > 0 ? config.max_bytes : undefined };
+};
 
 /** A revision-checked write lost a race; `create()` of a key that exists answers the same way. */
 export const isConflict = (error: unknown): boolean =>

@@ -5,7 +5,7 @@ import { ORDERS_RPC, ORDERS_RPC_QUEUE, orderExpiryJob, orderReminderJob } from '
 import { paymentReceivedJob } from '#shared/contracts/payments';
 import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsSentJob } from '#shared/contracts/tickets';
 import { worker } from '#shared/jobs/workers';
-import { openBucket } from '#shared/nats/kv';
+import { bucketUsage, openBucket } from '#shared/nats/kv';
 import { rpcRoute } from '#shared/nats/rpc';
 import { createProcessPool } from '#shared/process-pool/pool';
 import { defineService, type ServiceContext, type Started } from '#shared/service/run-service';
@@ -48,7 +48,7 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
     reminder: withTiming(orderReminderJob, config),
     expiry: withTiming(orderExpiryJob, config),
   };
-  const orders = createOrderStore(await openBucket(nc, BUCKETS.orders));
+  const orders = createOrderStore(await openBucket(nc, BUCKETS.orders), undefined, bucketUsage(ctx.jsm, BUCKETS.orders));
   const progress = createProgressStore(await openBucket(nc, BUCKETS.ticketProgress));
   const store = createTicketStore(await new Objm(nc).open(OBJECT_STORES.tickets.name));
   const renderer = createProcessPool<RenderInput, Uint8Array>({ module: parts.renderModule, size: config.RENDER_PROCESSES, warm: true });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Order, type OrderHistoryEntry, type OrderStatus } from '#shared/contracts/orders';
-import { isConflict, kvRecords, type RecordKv } from '#shared/nats/kv';
+import { isConflict, kvRecords, type BucketUsage, type RecordKv } from '#shared/nats/kv';
 
 /** Order ids are KV keys, object-name prefixes and QR text: keep them to safe characters. */
 export const ORDER_ID = /^ord_[a-z0-9]{20}$/;
@@ -45,8 +45,28 @@ export const withHistory = (order: Order, entry: OrderHistoryEntry): OrderHistor
 export const canMove = (from: OrderStatus, to: OrderStatus, failedStep?: Order['failedStep']) =>
   from === 'failed' && failedStep === 'mail' ? to === 'sent' : NEXT[from].includes(to);
 
-/** The server's answer to a write into a stream (a KV bucket) that reached its max_bytes. */
-export const isStorageFull = (error: unknown) => error instanceof Error && /maximum bytes|insufficient (storage|resources)/i.test(error.message);
+/** A new order that would take the orders bucket into the room kept for the orders it holds. */
+export class OrdersFullError extends Error {
+  constructor(bytes: number, maxBytes: number) {
+    super(`orders bucket holds ${bytes} of its ${maxBytes} bytes (maximum bytes): the rest is kept for the orders it holds`);
+    this.name = 'OrdersFullError';
+  }
+}
+
+/** The server's answer to a write into a stream (a KV bucket) that reached its max_bytes, or ours before it. */
+export const isStorageFull = (error: unknown) =>
+  error instanceof OrdersFullError || (error instanceof Error && /maximum bytes|insufficient (storage|resources)/i.test(error.message));
+
+/**
+ * Room kept free in a bounded orders bucket for the orders it holds: each status move adds to an
+ * order's history, and replicas may create orders at the same moment. It also keeps writes out of
+ * the last bytes below max_bytes, where 2.9 acknowledges a new key and evicts the oldest order to
+ * make room (its discard-new check counts the payload, its store the whole record).
+ */
+const reserveOf = (maxBytes: number) => Math.max(1_024, Math.ceil(maxBytes / 100));
+
+/** Bytes a new order takes: its record and its index entry, with their keys and framing. */
+const bytesOf = (order: Order) => new TextEncoder().encode(JSON.stringify(order)).byteLength + 400;
 
 /**
  * How much longer a replacing value may be and still fit a full bucket: the server takes a write
@@ -79,7 +99,11 @@ export interface OrderStore {
   orderIdsOfUser(userId: string): Promise<string[]>;
 }
 
-export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date()): OrderStore => {
+/**
+ * Orders in their KV bucket. `usage` (the bucket's stream state) lets a bounded bucket refuse a
+ * new order while room is left for the ones it holds: without it only the server's max_bytes applies.
+ */
+export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date(), usage?: () => Promise<BucketUsage>): OrderStore => {
   const records = kvRecords(kv, Order);
   const get = async (id: string) => (ORDER_ID.test(id) ? (await records.read(orderKey(id)))?.value : undefined);
   const change: OrderStore['change'] = (id, mutate) =>
@@ -91,6 +115,10 @@ export const createOrderStore = (kv: RecordKv, now: () => Date = () => new Date(
     get,
     change,
     async create(order) {
+      const used = await usage?.();
+      if (used?.maxBytes !== undefined && used.bytes + bytesOf(order) + reserveOf(used.maxBytes) > used.maxBytes) {
+        throw new OrdersFullError(used.bytes, used.maxBytes);
+      }
       // The index first: an index entry without an order is skipped on list; the reverse would hide an order.
       await kv.create(userIndexKey(order.userId, order.id), new TextEncoder().encode(order.createdAt)).catch((error: unknown) => {
         if (!isConflict(error)) throw error;
