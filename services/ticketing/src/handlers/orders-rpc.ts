@@ -28,7 +28,8 @@ export const createOrdersRpc = (deps: {
   /** The reminder and expiry of an unpaid order. */
   deadlines: OrderDeadlines;
   log: Log;
-  newId?: () => string;
+  /** A new order id for an order created at `now` (ms). */
+  newId?: (now: number) => string;
   now?: () => Date;
 }) => {
   const now = deps.now ?? (() => new Date());
@@ -40,7 +41,9 @@ export const createOrdersRpc = (deps: {
     const at = created.toISOString();
     const order: Order = {
       v: 1,
-      id: newId(),
+      // One clock reading for both: a user's orders are listed by id, newest first, and the id
+      // must not say a later millisecond than the order's createdAt.
+      id: newId(created.getTime()),
       userId: request.userId,
       email: request.email,
       event: request.event,
