@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { JobSpec } from '#shared/contracts/spec';
 import { ensureConsumer, ensureStream } from '#shared/nats/ensure';
 import { createPublisher, type Publisher } from '#shared/nats/publish';
+import { createJobScheduler, type DelayedBy } from '#shared/jobs/schedule';
 import type { AttemptReport, TestJob } from './fixtures/job-behaviour.ts';
 import { startProcess, type RunningProcess } from './process.ts';
 import { uniqueName } from './wait.ts';
@@ -21,6 +22,8 @@ export interface RuntimeFixture {
   publisher: Publisher;
   spec: TestJobSpec;
   enqueue(job: Partial<TestJob> & { id: string; plan: TestJob['plan'] }): Promise<void>;
+  /** Publishes a delayed job through the runtime's scheduler (the spec needs `delayed` for schedules). */
+  enqueueAt(job: Partial<TestJob> & { id: string; plan: TestJob['plan'] }, notBefore: Date): Promise<DelayedBy>;
   reports(): Promise<AttemptReport[]>;
   startWorker(extraEnv?: Record<string, string>): Promise<RunningProcess>;
   close(): Promise<void>;
@@ -45,11 +48,13 @@ export const createRuntimeFixture = async (url: string, overrides: Partial<TestJ
     graceMs: 5_000,
     ...overrides,
   };
-  const deps = { jsm, log: quietLog, replicas: 1 };
-  await ensureStream(deps, { name: spec.stream, subjects: [spec.subject], retention: 'workqueue', description: 'test jobs' });
+  const deps = { jsm, log: quietLog, replicas: 1, serverVersion: nc.info?.version };
+  const schedules = spec.delayed ? [`${spec.delayed.schedules}.>`] : [];
+  await ensureStream(deps, { name: spec.stream, subjects: [spec.subject, ...schedules], retention: 'workqueue', messageSchedules: !!spec.delayed, description: 'test jobs' });
   await ensureStream(deps, { name: `${spec.stream}_R`, subjects: [spec.reportSubject], retention: 'limits', description: 'test reports' });
   await ensureConsumer(deps, { ...spec, schema: undefined as never });
   const publisher = createPublisher(js, { retryForMs: 20_000 });
+  const scheduler = createJobScheduler({ publisher, jsm, serverVersion: () => nc.info?.version, log: quietLog });
   const workers: RunningProcess[] = [];
   return {
     nc,
@@ -60,6 +65,7 @@ export const createRuntimeFixture = async (url: string, overrides: Partial<TestJ
     async enqueue(job) {
       await publisher.publish(spec.subject, { sleepMs: 0, ...job }, { id: job.id });
     },
+    enqueueAt: (job, notBefore) => scheduler.schedule({ ...spec, schema: undefined as never }, { sleepMs: 0, ...job }, { id: job.id, notBefore }),
     async reports() {
       const info = await jsm.streams.info(`${spec.stream}_R`);
       if (info.state.messages === 0) return [];

@@ -9,6 +9,7 @@ import { AUTH_JOBS } from '#shared/contracts/auth';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
 import { JOBS } from '#shared/contracts/jobs';
 import { MAIL_JOBS } from '#shared/contracts/mail';
+import { orderExpiryJob, orderReminderJob } from '#shared/contracts/orders';
 import { ownedBy } from '#shared/contracts/ownership';
 import { paymentReceivedJob } from '#shared/contracts/payments';
 import type { BucketSpec, JobSpec, ObjectStoreSpec, ServiceName, StreamSpec } from '#shared/contracts/spec';
@@ -96,13 +97,25 @@ export const NEEDS: Record<ServiceName, ServiceNeeds> = {
   }),
   ticketing: service('ticketing', {
     runtime: true,
-    publishes: [SUBJECTS.ticketGenerate, SUBJECTS.ticketGenerated, SUBJECTS.ticketsReady, ...STREAMS.ORDER_EVENTS.subjects],
+    publishes: [
+      SUBJECTS.ticketGenerate,
+      SUBJECTS.ticketGenerated,
+      SUBJECTS.ticketsReady,
+      // An order's deadlines: delayed jobs, held as schedules on 2.12+; and its payment reminder.
+      SUBJECTS.orderReminderDue,
+      SUBJECTS.orderExpiryDue,
+      `${SUBJECTS.orderSchedules}.>`,
+      SUBJECTS.mailSend,
+      ...STREAMS.ORDER_EVENTS.subjects,
+    ],
     jobs: jobs(
       paymentReceivedJob as JobSpec<never>,
       generateTicketJob as JobSpec<never>,
       ticketGeneratedJob as JobSpec<never>,
       ticketsSentJob as JobSpec<never>,
       ticketsMailFailedJob as JobSpec<never>,
+      orderReminderJob as JobSpec<never>,
+      orderExpiryJob as JobSpec<never>,
     ),
     serves: rpcOf('ticketing.rpc.'),
     calls: [],

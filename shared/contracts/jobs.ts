@@ -1,5 +1,6 @@
 import { AUTH_JOBS } from './auth.ts';
 import { MAIL_JOBS } from './mail.ts';
+import { orderExpiryJob, orderReminderJob } from './orders.ts';
 import { paymentReceivedJob } from './payments.ts';
 import type { JobSpec } from './spec.ts';
 import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsReadyMailJob, ticketsSentJob } from './tickets.ts';
@@ -18,4 +19,6 @@ export const JOBS: readonly JobSpec<unknown>[] = [
   ticketsSentJob,
   ticketsMailFailedJob,
   ticketsReadyMailJob,
+  orderReminderJob,
+  orderExpiryJob,
 ];

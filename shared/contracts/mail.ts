@@ -16,13 +16,26 @@ const MagicLinkMail = z.object({
   expiresAt: z.iso.datetime(),
 });
 
+/** An order still waiting for payment: the mailer links it to the provider's checkout (PAYMENT_CHECKOUT_URL). */
+const OrderReminderMail = z.object({
+  template: z.literal('order_reminder'),
+  orderId: z.string().min(1).max(100),
+  event: z.string().max(200),
+  tickets: z.number().int().min(1),
+  /** Minor units, as the order has it. */
+  amount: z.number().int().nonnegative(),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+  /** When the unpaid order expires. */
+  expiresAt: z.iso.datetime().optional(),
+});
+
 /** `mail.send`: one email to one recipient, rendered by the mailer from a named template. */
 export const MailSend = z.object({
   v: z.literal(1),
   mailId: MailId,
   to: z.email(),
   name: z.string().optional(),
-  content: z.discriminatedUnion('template', [MagicLinkMail]),
+  content: z.discriminatedUnion('template', [MagicLinkMail, OrderReminderMail]),
 });
 export type MailSend = z.infer<typeof MailSend>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { RpcSpec } from './spec.ts';
+import type { JobSpec, RpcSpec } from './spec.ts';
+import { STREAMS } from './streams.ts';
 import { SUBJECTS } from './subjects.ts';
 
 /**
@@ -12,10 +13,19 @@ export const MAX_ATTENDEES = 100;
 /**
  * pending_payment → paid → generating (k/N) → ready → sent; or `failed` (a payment, ticket or the
  * tickets email dead-lettered; replaying the dead letter resumes the order) or `payment_mismatch`
- * (the payment did not match; nothing generated).
+ * (the payment did not match; nothing generated). An order still unpaid at its `expiresAt` becomes
+ * `expired`; a payment that arrives after that is honoured (the buyer paid): `expired → paid → …`.
  */
-export const OrderStatus = z.enum(['pending_payment', 'paid', 'generating', 'ready', 'sent', 'failed', 'payment_mismatch']);
+export const OrderStatus = z.enum(['pending_payment', 'paid', 'generating', 'ready', 'sent', 'failed', 'payment_mismatch', 'expired']);
 export type OrderStatus = z.infer<typeof OrderStatus>;
+
+/** One status an order entered, when, and why (the reason of `failed`, `expired`, …). */
+export const OrderHistoryEntry = z.object({
+  status: OrderStatus,
+  at: z.string(),
+  reason: z.string().optional(),
+});
+export type OrderHistoryEntry = z.infer<typeof OrderHistoryEntry>;
 
 export const Attendee = z.object({ name: z.string().trim().min(1).max(200) });
 export type Attendee = z.infer<typeof Attendee>;
@@ -37,6 +47,12 @@ export const Order = z.object({
   /** Set with `failed` when the tickets email failed: every ticket exists, only the email is owed. */
   failedStep: z.literal('mail').optional(),
   paymentEventId: z.string().optional(),
+  /** When an unpaid order expires (ORDER_EXPIRES_AFTER_MS after creation). */
+  expiresAt: z.string().optional(),
+  /** When its one payment reminder was claimed and queued (the mailer sends it once). */
+  remindedAt: z.string().optional(),
+  /** Every status it entered, oldest first (orders from before the history start at their status then). */
+  history: z.array(OrderHistoryEntry).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -142,3 +158,37 @@ export const ORDERS_RPC = {
   get: rpc(SUBJECTS.ordersGet, GetOrderRequest, OrderReply),
   list: rpc(SUBJECTS.ordersList, ListOrdersRequest, OrderListReply),
 } as const;
+
+/**
+ * `orders.reminder.due`, `orders.expiry.due`: a deadline of an order came. Delayed jobs, scheduled
+ * when the order is created; the handler does nothing when the order has moved on (paid).
+ */
+export const OrderDeadline = z.object({ v: z.literal(1), orderId: z.string().min(1).max(100) });
+export type OrderDeadline = z.infer<typeof OrderDeadline>;
+
+/** Deterministic ids: scheduling or queueing again stores nothing new and sends nothing twice. */
+export const ORDER_IDS = {
+  reminder: (orderId: string) => `remind:${orderId}`,
+  expiry: (orderId: string) => `expire:${orderId}`,
+  /** The reminder email's mail id (its sent-record and Message-ID). */
+  reminderMail: (orderId: string) => `order-reminder-${orderId}`,
+} as const;
+
+const deadlineJob = (name: string, subject: string, consumer: string): JobSpec<OrderDeadline> => ({
+  name,
+  stream: STREAMS.ORDER_DEADLINES.name,
+  subject,
+  consumer,
+  schema: OrderDeadline,
+  timeoutMs: 15_000,
+  maxAttempts: 10,
+  backoff: { initialMs: 1_000, multiplier: 2, maxMs: 60_000, jitter: 0.2 },
+  concurrency: 8,
+  ackWaitMs: 30_000,
+  delayed: { schedules: SUBJECTS.orderSchedules },
+});
+
+/** Remind the buyer of an order still waiting for payment (once). */
+export const orderReminderJob = deadlineJob('orders.reminder', SUBJECTS.orderReminderDue, 'ticketing-order-reminder');
+/** Expire an order still waiting for payment. */
+export const orderExpiryJob = deadlineJob('orders.expiry', SUBJECTS.orderExpiryDue, 'ticketing-order-expiry');

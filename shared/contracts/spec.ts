@@ -23,6 +23,12 @@ export interface StreamSpec {
   duplicateWindowMs?: number;
   /** Most bytes a limits stream keeps; the oldest messages go first (a bound on what traffic can grow). */
   maxBytes?: number;
+  /**
+   * Holds delayed jobs as server-side schedules where the server has them (2.12+,
+   * `allow_msg_schedules`). Schedules are rollup messages, so the server then allows rollups on
+   * the stream: only for a stream that its owner alone writes.
+   */
+  messageSchedules?: boolean;
   description: string;
 }
 
@@ -59,6 +65,14 @@ export interface JobSpec<T = unknown> {
   ackWaitMs: number;
   /** Where a new consumer starts on a limits stream; jobs always start at the beginning. */
   deliverPolicy?: 'all' | 'new';
+  /**
+   * A lane of delayed jobs (published with a not-before time, shared/jobs/schedule.ts). On 2.12+
+   * each waits as a schedule under `schedules.<token>` (a subject of a stream with
+   * `messageSchedules`) until the server publishes it to `subject`; on older servers it is
+   * delivered at once and the runner defers it (nak with the remaining delay), so the consumer
+   * leaves room for many deliveries and many waiting jobs.
+   */
+  delayed?: { schedules: string };
 }
 
 /**

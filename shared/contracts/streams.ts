@@ -60,6 +60,17 @@ export const STREAMS = {
     duplicateWindowMs: 10 * MINUTE,
     description: 'orders.changed.<id>: an order\'s status or ticket count after each change, for live views',
   },
+  ORDER_DEADLINES: {
+    name: 'ORDER_DEADLINES',
+    owner: 'ticketing',
+    subjects: [SUBJECTS.orderReminderDue, SUBJECTS.orderExpiryDue, `${SUBJECTS.orderSchedules}.>`],
+    retention: 'workqueue',
+    duplicateWindowMs: 10 * MINUTE,
+    // Written by ticketing alone (and replays by the operators' console), so the rollups that
+    // schedules bring cannot remove anyone else's messages. No max_age: jobs wait up to a day.
+    messageSchedules: true,
+    description: 'delayed jobs at an order\'s deadlines: the payment reminder and the expiry of an unpaid order',
+  },
   DLQ: {
     name: 'DLQ',
     owner: 'console',

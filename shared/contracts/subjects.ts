@@ -13,6 +13,11 @@ export const SUBJECTS = {
   ticketsMailFailed: 'tickets.mail_failed',
   /** `orders.changed.<orderId>`: an order's status or ticket count moved (see orderChangedSubject). */
   ordersChanged: 'orders.changed',
+  /** Delayed jobs at an order's deadlines (stream ORDER_DEADLINES). */
+  orderReminderDue: 'orders.reminder.due',
+  orderExpiryDue: 'orders.expiry.due',
+  /** `orders.scheduled.<job id>`: where those jobs wait as server-side schedules (2.12+). */
+  orderSchedules: 'orders.scheduled',
   deadLetterPrefix: 'dlq',
   /** `jobs.event.<job-id hash>.<started|finished>.<stream>.<consumer>`: one event per attempt start and end. */
   jobEventPrefix: 'jobs.event',

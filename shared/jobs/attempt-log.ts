@@ -17,6 +17,11 @@ export interface AttemptHistory {
    * a job's retries.
    */
   handedBack?: number;
+  /**
+   * Deliveries of a delayed job that came before its time and were deferred (nak with the
+   * remaining delay) unrun: on servers without message schedules. Not attempts either.
+   */
+  deferred?: number;
 }
 
 /** Failure history of jobs still retrying. Written only when an attempt fails: success costs nothing. */
@@ -24,6 +29,7 @@ export interface AttemptLog {
   get(key: string): Promise<AttemptHistory | undefined>;
   recordFailure(key: string, firstAttemptAt: string, failure: FailedAttempt): Promise<AttemptHistory>;
   recordHandBack(key: string): Promise<void>;
+  recordDeferral(key: string): Promise<void>;
   forget(key: string): Promise<void>;
 }
 
@@ -61,6 +67,9 @@ export const createKvAttemptLog = (open: () => Promise<KV>): AttemptLog => {
       })),
     async recordHandBack(key) {
       await change(key, (previous) => ({ ...previous, failures: previous?.failures ?? [], handedBack: (previous?.handedBack ?? 0) + 1 }));
+    },
+    async recordDeferral(key) {
+      await change(key, (previous) => ({ ...previous, failures: previous?.failures ?? [], deferred: (previous?.deferred ?? 0) + 1 }));
     },
     async forget(key) {
       // A delete marker, not a purge: a purge is a rollup, which the bucket refuses (BUCKETS.jobAttempts

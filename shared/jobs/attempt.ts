@@ -5,6 +5,7 @@ import { errorMessage } from '#shared/observability/errors';
 import { attemptKey, type FailedAttempt } from './attempt-log.ts';
 import type { Cancel } from './cancel.ts';
 import { decide, type AttemptOutcome, type Reply } from './decide.ts';
+import { deferDelivery, notBeforeOf } from './defer.ts';
 import { isPermanent, JobTimeoutError, ShutdownError } from './errors.ts';
 import { retryLaterDelay } from './retry-later.ts';
 import type { JobContext } from './job.ts';
@@ -18,7 +19,10 @@ const decoder = new TextDecoder();
 /** How long an attempt waits for its hand-back count before running as the server counts it. */
 const ATTEMPT_LOOKUP_MS = 3_000;
 
-/** The attempt number: deliveries minus those handed back unrun or interrupted by a shutdown. */
+/**
+ * The attempt number: deliveries minus those handed back unrun or interrupted by a shutdown, and
+ * minus those of a delayed job deferred before its time.
+ */
 const attemptOf = async <T>(state: RunnerState<T>, m: JsMsg): Promise<number> => {
   const deliveries = m.info.deliveryCount;
   if (deliveries === 1) return 1;
@@ -28,7 +32,7 @@ const attemptOf = async <T>(state: RunnerState<T>, m: JsMsg): Promise<number> =>
     state.deps.attempts.get(attemptKey(state.job.stream, state.job.consumer, m.seq)).catch(() => undefined),
     sleep(ATTEMPT_LOOKUP_MS).then(() => undefined),
   ]);
-  return Math.max(1, deliveries - (history?.handedBack ?? 0));
+  return Math.max(1, deliveries - (history?.handedBack ?? 0) - (history?.deferred ?? 0));
 };
 
 /** Parses the payload and runs the handler; never throws. */
@@ -102,21 +106,31 @@ const logLine = <T>(state: RunnerState<T>, info: AttemptInfo, outcome: AttemptOu
   else log.warn(line, 'job attempt failed');
 };
 
+/** Why a delivery is dead-lettered unrun, or undefined when it may run. */
+const unrunnable = (attempt: number, maxAttempts: number, lastDelivery: boolean, due: number | undefined): string | undefined => {
+  if (due !== undefined) return `not due before ${new Date(due).toISOString()}, and the server will not deliver it again`;
+  // A delivery past the limit means a worker died during the last attempt: dead-letter it unrun.
+  // So is the last delivery the server will make, however many were hand-backs.
+  if (attempt > maxAttempts || lastDelivery) return `delivered ${attempt} times; a worker stopped during an earlier attempt`;
+  return undefined;
+};
+
 /** One attempt of one message: run it under its timeout, decide, reply, log, observe. */
 export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: Cancel): Promise<void> => {
   const { job } = state;
   const started = Date.now();
+  const lastDelivery = m.info.deliveryCount >= deliveryLimit(job);
+  const due = notBeforeOf(m);
+  const early = due !== undefined && due > started ? due : undefined;
+  if (early !== undefined && !lastDelivery) return deferDelivery(state, m, early);
   const info = describe(state, m, await attemptOf(state, m));
   state.deps.log.debug({ job: job.name, jobId: info.jobId, streamSeq: m.seq, attempt: info.attempt, deliveries: m.info.deliveryCount }, 'job started');
   const observation = state.observer.attemptStarted(info);
   const timeout = setTimeout(() => cancel.cancel(new JobTimeoutError(job.timeoutMs)), job.timeoutMs);
-  // A delivery past the limit means a worker died during the last attempt: dead-letter it unrun.
-  // So is the last delivery the server will make, however many were hand-backs.
-  const lastDelivery = m.info.deliveryCount >= deliveryLimit(job);
-  const outcome: AttemptOutcome =
-    info.attempt > job.maxAttempts || lastDelivery
-      ? { kind: 'failed', error: `delivered ${info.attempt} times; a worker stopped during an earlier attempt` }
-      : await observation.run(() => runHandler(state, m, contextOf(state, info, cancel), cancel));
+  const refused = unrunnable(info.attempt, job.maxAttempts, lastDelivery, early);
+  const outcome: AttemptOutcome = refused
+    ? { kind: 'failed', error: refused }
+    : await observation.run(() => runHandler(state, m, contextOf(state, info, cancel), cancel));
   clearTimeout(timeout);
 
   const decision = decide(outcome, lastDelivery ? Math.max(info.attempt, job.maxAttempts) : info.attempt, job, state.random);

@@ -48,7 +48,8 @@ export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: Attemp
   const { deps, replies } = state;
   if (decision.kind === 'ack') {
     replies.push(() => m.ack());
-    if (info.attempt > 1) await deps.attempts.forget(keyOf(state, m)).catch(() => undefined);
+    // Any earlier delivery (a failure, a hand-back, a deferral) may have left a record.
+    if (m.info.deliveryCount > 1) await deps.attempts.forget(keyOf(state, m)).catch(() => undefined);
     return {};
   }
   if (decision.kind === 'nak') {

@@ -11,15 +11,18 @@ import type { JobHandler, JobSpec } from './job.ts';
 import { startPhantomAcks } from './phantom-acks.ts';
 import type { RunnerObserver } from './observer.ts';
 import type { PauseWatch } from './pause-watch.ts';
+import { createJobScheduler, type JobScheduler } from './schedule.ts';
 import { startJobRunner, type JobRunner, type RunnerDeps } from './runner.ts';
 
-/** What runners share in one process: JetStream handles, the publisher and the attempt log. */
+/** What runners share in one process: JetStream handles, the publisher, the attempt log, delayed jobs. */
 export interface JobsRuntime {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   publisher: Publisher;
   attempts: AttemptLog;
+  /** Publishes jobs that run no earlier than a given time. */
+  scheduler: JobScheduler;
   log: Log;
   /** The features of the server the connection is on now (read per decision: a reconnect may change it). */
   server: () => ServerFeatures;
@@ -34,6 +37,7 @@ export const createJobsRuntime = (nc: NatsConnection, deps: { js: JetStreamClien
   nc,
   attempts: createKvAttemptLog(() => new Kvm(nc).open(BUCKETS.jobAttempts.name)),
   server: () => serverFeatures(nc),
+  scheduler: createJobScheduler({ publisher: deps.publisher, jsm: deps.jsm, serverVersion: () => nc.info?.version, log: deps.log }),
 });
 
 /** The runtime on a connection of its own (worker processes outside the service bootstrap: tests, benchmarks). */

@@ -15,6 +15,7 @@ import type { Owned } from '#shared/contracts/ownership';
 import type { BucketSpec, JobSpec, ObjectStoreSpec, StreamSpec } from '#shared/contracts/spec';
 import type { Log } from '#shared/observability/logger';
 import { isNotFound } from './kv.ts';
+import { supportsMessageSchedules } from './server-features.ts';
 
 /**
  * Idempotent start-up declarations: create what is missing, update what is safe to update, and
@@ -25,26 +26,35 @@ export interface EnsureDeps {
   jsm: JetStreamManager;
   log: Log;
   replicas: number;
+  /** The connected server's version (`nc.info.version`): which features a declaration may use. */
+  serverVersion?: string;
 }
 
 
-export const streamConfig = (spec: Omit<StreamSpec, 'owner'>, replicas: number): Partial<StreamConfig> & { name: string } => ({
-  name: spec.name,
-  subjects: [...spec.subjects],
-  retention: spec.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
-  storage: StorageType.File,
-  num_replicas: replicas,
-  max_age: spec.maxAgeMs ? nanos(spec.maxAgeMs) : 0,
-  duplicate_window: nanos(Math.min(spec.duplicateWindowMs ?? 120_000, spec.maxAgeMs ?? Number.MAX_SAFE_INTEGER)),
-  description: spec.description,
-  max_bytes: spec.maxBytes ?? -1,
-  // A `Nats-Rollup` header purges a subject (or the whole stream); every stream here is written by
-  // services that must not be able to delete what others wrote (e.g. every worker writes the DLQ).
-  allow_rollup_hdrs: false,
-});
+export const streamConfig = (spec: Omit<StreamSpec, 'owner'>, replicas: number, serverVersion?: string): Partial<StreamConfig> & { name: string } => {
+  // Schedules are stored as rollup messages: the server turns rollups on with them, so the
+  // declaration says so too (or every start would "fix" it back). Only a stream written by its
+  // owner alone declares messageSchedules.
+  const schedules = spec.messageSchedules === true && supportsMessageSchedules(serverVersion);
+  return {
+    name: spec.name,
+    subjects: [...spec.subjects],
+    retention: spec.retention === 'workqueue' ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: replicas,
+    max_age: spec.maxAgeMs ? nanos(spec.maxAgeMs) : 0,
+    duplicate_window: nanos(Math.min(spec.duplicateWindowMs ?? 120_000, spec.maxAgeMs ?? Number.MAX_SAFE_INTEGER)),
+    description: spec.description,
+    max_bytes: spec.maxBytes ?? -1,
+    // A `Nats-Rollup` header purges a subject (or the whole stream); every stream here is written by
+    // services that must not be able to delete what others wrote (e.g. every worker writes the DLQ).
+    allow_rollup_hdrs: schedules,
+    ...(schedules ? { allow_msg_schedules: true } : {}),
+  };
+};
 
 export const ensureStream = async (deps: EnsureDeps, spec: Omit<StreamSpec, 'owner'>): Promise<void> => {
-  const wanted = streamConfig(spec, deps.replicas);
+  const wanted = streamConfig(spec, deps.replicas, deps.serverVersion);
   try {
     const info = await deps.jsm.streams.info(spec.name);
     const current = info.config;
@@ -62,7 +72,8 @@ export const ensureStream = async (deps: EnsureDeps, spec: Omit<StreamSpec, 'own
       current.num_replicas !== wanted.num_replicas ||
       current.description !== wanted.description ||
       current.max_bytes !== wanted.max_bytes ||
-      current.allow_rollup_hdrs === true;
+      Boolean(current.allow_rollup_hdrs) !== wanted.allow_rollup_hdrs ||
+      (wanted.allow_msg_schedules === true && current.allow_msg_schedules !== true);
     if (changed) {
       await deps.jsm.streams.update(spec.name, { ...current, ...wanted });
       deps.log.info({ stream: spec.name }, 'stream updated to its declaration');
@@ -81,7 +92,23 @@ export const ensureStream = async (deps: EnsureDeps, spec: Omit<StreamSpec, 'own
  * message is never dropped silently. (An unlimited `max_deliver: -1` left a message ack-pending
  * and never redelivered after a 2.9 server restart in the chaos test.)
  */
-export const deliveryLimit = (job: Pick<JobSpec, 'maxAttempts'>): number => job.maxAttempts + 50;
+export const deliveryLimit = (job: Pick<JobSpec, 'maxAttempts' | 'delayed'>): number => job.maxAttempts + 50 + (job.delayed ? DEFERRALS : 0);
+
+/**
+ * Deliveries a delayed job may spend being deferred on a server without schedules. Each deferral
+ * waits out the whole remaining delay, so one is the rule; a broker restart or a worker dying
+ * with the job in hand can add one each.
+ */
+const DEFERRALS = 200;
+
+/**
+ * Ack-pending messages a consumer may have. On a server without schedules every delayed job
+ * waits ack-pending (deferred) until its time: a delay lane leaves room for many. (Within one lane
+ * the delay is the same for every job, so a lane that reaches the bound only holds back jobs that
+ * are due later than every waiting one.)
+ */
+const maxAckPending = (job: Pick<JobSpec, 'concurrency' | 'delayed'>): number =>
+  job.delayed ? 10_000 : Math.max(1_000, job.concurrency * 20);
 
 export const consumerConfig = (job: JobSpec): Partial<ConsumerConfig> & { durable_name: string } => ({
   durable_name: job.consumer,
@@ -89,7 +116,7 @@ export const consumerConfig = (job: JobSpec): Partial<ConsumerConfig> & { durabl
   ack_policy: AckPolicy.Explicit,
   ack_wait: nanos(job.ackWaitMs),
   max_deliver: deliveryLimit(job),
-  max_ack_pending: Math.max(1_000, job.concurrency * 20),
+  max_ack_pending: maxAckPending(job),
   deliver_policy: job.deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
   description: `${job.name}: ${job.maxAttempts} attempts, timeout ${job.timeoutMs} ms`,
 });
@@ -167,7 +194,8 @@ export const ensureObjectStore = async (nc: NatsConnection, spec: ObjectStoreSpe
 
 /** Creates (or brings to their declaration) the streams, buckets and object stores a service owns. */
 export const ensureOwned = async (nc: NatsConnection, deps: EnsureDeps, owned: Owned): Promise<void> => {
-  for (const stream of owned.streams) await ensureStream(deps, stream);
+  const withVersion = { ...deps, serverVersion: deps.serverVersion ?? nc.info?.version };
+  for (const stream of owned.streams) await ensureStream(withVersion, stream);
   for (const bucket of owned.buckets) await ensureBucket(nc, bucket, deps.replicas);
   for (const store of owned.objectStores) await ensureObjectStore(nc, store, deps.replicas);
 };

@@ -6,6 +6,8 @@ export const HEADERS = {
   jobId: 'Handoff-Job-Id',
   /** Dead-letter sequence a replayed message came from. */
   replayOf: 'Handoff-Replay-Of',
+  /** A delayed job: the runner does not run it before this time (ISO 8601, UTC). */
+  notBefore: 'Handoff-Not-Before',
   msgId: 'Nats-Msg-Id',
 } as const;
 

@@ -12,6 +12,18 @@ import type { BucketSpec } from '#shared/contracts/spec';
 /** Opens a bucket that exists (its owner ensured it at start). */
 export const openBucket = (nc: NatsConnection, spec: Pick<BucketSpec, 'name'>): Promise<KV> => new Kvm(nc).open(spec.name);
 
+/** How full a bucket is: bytes stored and its max_bytes (undefined: unbounded). */
+export interface BucketUsage {
+  bytes: number;
+  maxBytes: number | undefined;
+}
+
+/** Reads a bucket's usage from its stream's state (one STREAM.INFO). */
+export const bucketUsage = (jsm: Pick<JetStreamManager, 'streams'>, spec: Pick<BucketSpec, 'name'>) => async (): Promise<BucketUsage> => {
+  const { config, state } = await jsm.streams.info(`KV_${spec.name}`);
+  return { bytes: state.bytes, maxBytes: config.max_bytes > 0 ? config.max_bytes : undefined };
+};
+
 /** A revision-checked write lost a race; `create()` of a key that exists answers the same way. */
 export const isConflict = (error: unknown): boolean =>
   error instanceof JetStreamApiError

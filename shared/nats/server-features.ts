@@ -57,3 +57,6 @@ export const serverFeatures = (nc: Pick<NatsConnection, 'info'>): ServerFeatures
 
 /** Consumer pause (`$JS.API.CONSUMER.PAUSE`, `pause_until` in the consumer's config). */
 export const supportsConsumerPause = (version: string | undefined): boolean => atLeast(version ?? '0.0.0', FEATURE_SINCE.consumerPause);
+
+/** Message scheduling (`allow_msg_schedules`, `Nats-Schedule: @at …`, ADR-51). */
+export const supportsMessageSchedules = (version: string | undefined): boolean => atLeast(version ?? '0.0.0', FEATURE_SINCE.messageSchedules);

@@ -89,7 +89,13 @@ describe('each service user can do what its service needs', () => {
   // The console first (it owns the dead-letter stream and the attempt log every worker writes),
   // then owners before their users: a consumer needs its stream, a publisher its stream, a reader
   // the store it reads. The console's own checks come last: it publishes replays to every job stream.
-  beforeAll(async () => void (await startLikeService('console')));
+  // Ticketing publishes payment reminders into the mailer's stream and the mailer reads ticketing's
+  // PDFs, so no order of the two serves both: the mailer's streams come first, as it creates them.
+  beforeAll(async () => {
+    await startLikeService('console');
+    const mailer = await connectAs('mailer');
+    await ensureOwned(mailer, { jsm: await jetstreamManager(mailer), log: quietLog, replicas: 1 }, { streams: NEEDS.mailer.streams, buckets: [], objectStores: [] });
+  });
   const order: ServiceName[] = ['webhook-ingest', 'ticketing', 'mailer', 'auth', 'gateway', 'console'];
   expect([...order].sort()).toEqual([...SERVICES].sort());
 

@@ -115,7 +115,7 @@ test("a job timeout racing the send: the send still waits for the server's reply
   smtp.delayReplies(3_000);
   const workers = await startWorkers(
     runtime,
-    [worker(job, createSendMail({ transport, records, holder: 'race-test', claimMs: claimMsFor(job, 5_000), publicUrl: 'https://tickets.example.test', messageIdDomain: 'mail.example.test' }))],
+    [worker(job, createSendMail({ transport, records, holder: 'race-test', claimMs: claimMsFor(job, 5_000), publicUrl: 'https://tickets.example.test', checkoutUrl: 'https://pay.example.test/checkout', messageIdDomain: 'mail.example.test' }))],
     { log: quietLog, observer },
   );
   try {

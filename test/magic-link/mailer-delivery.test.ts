@@ -72,7 +72,7 @@ beforeAll(async () => {
   const transport = createSmtpTransport({ url: smtp.url, from: 'Handoff <no-reply@mail.example.test>', timeoutMs: 2_000 });
   const workers = await startWorkers(
     messaging,
-    [worker(job, createSendMail({ transport, records, holder: 'delivery-test', claimMs: claimMsFor(job, 2_000), publicUrl: 'https://tickets.example.test', messageIdDomain: 'mail.example.test' }))],
+    [worker(job, createSendMail({ transport, records, holder: 'delivery-test', claimMs: claimMsFor(job, 2_000), publicUrl: 'https://tickets.example.test', checkoutUrl: 'https://pay.example.test/checkout', messageIdDomain: 'mail.example.test' }))],
     { log: quietLog, observer },
   );
   stopWorkers = workers.stop;

@@ -53,7 +53,9 @@ beforeAll(async () => {
       { v: 1, email, requestedAt: new Date().toISOString() },
       { jobId: `job-${Math.random()}`, log: quietLog },
     );
-    return sent[0]!.content.token;
+    const content = sent[0]!.content;
+    if (content.template !== 'magic_link') throw new Error(`a ${content.template} mail, not a sign-in link`);
+    return content.token;
   };
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;

@@ -16,6 +16,9 @@ export const formatOrder = (order: OrderView): string[] => [
   ...(order.paymentEventId ? [`payment   ${order.paymentEventId}`] : []),
   `created   ${order.createdAt}`,
   `updated   ${order.updatedAt}`,
+  ...(order.expiresAt && order.status === 'pending_payment' ? [`expires   ${order.expiresAt} unless paid`] : []),
+  ...(order.remindedAt ? [`reminded  ${order.remindedAt}`] : []),
+  ...(order.history?.length ? ['history', ...order.history.map((h) => `  ${h.at}  ${h.status}${h.reason ? ` (${h.reason})` : ''}`)] : []),
 ];
 
 /** Orders belong to ticketing, so the CLI asks it over request/reply like the gateway does. */

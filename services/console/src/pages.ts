@@ -103,7 +103,7 @@ export const deadLettersFragment = (part: AdminSnapshot['deadLetters'], now: num
 <tbody>${part.items.map((d) => deadLetterRow(d, now)).join('')}</tbody></table>${more}`;
 };
 
-const STATUS_CLASS: Record<string, string> = { sent: 'ok', ready: 'ok', failed: 'bad', payment_mismatch: 'bad', pending_payment: '', paid: 'warn', generating: 'warn' };
+const STATUS_CLASS: Record<string, string> = { sent: 'ok', ready: 'ok', failed: 'bad', payment_mismatch: 'bad', expired: 'bad', pending_payment: '', paid: 'warn', generating: 'warn' };
 
 const orderRow = (o: OrderView) => {
   const pct = o.tickets.total > 0 ? Math.round((100 * o.tickets.generated) / o.tickets.total) : 0;

@@ -10,6 +10,11 @@ export const mailerEnv = z.object({
   MAIL_FROM: z.string().min(3).default('Handoff <no-reply@handoff.localhost>'),
   /** Base of links in emails (default `http://localhost:3000`, the gateway). */
   PUBLIC_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000'),
+  /**
+   * The payment provider's hosted checkout that payment reminders link to, with the order in the
+   * query (default http://localhost:3003/checkout, the dev provider `npm start` runs).
+   */
+  PAYMENT_CHECKOUT_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3003/checkout'),
   /** Connect, greeting and socket timeout of one SMTP conversation (default 10 s). */
   SMTP_TIMEOUT_MS: intFromEnv(10_000).pipe(z.number().min(100)),
   /** Attempts per mail before it is dead-lettered (default 10). */

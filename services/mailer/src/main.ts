@@ -47,6 +47,7 @@ export default defineService({
             holder,
             claimMs: claimMsFor(mails, config.SMTP_TIMEOUT_MS),
             publicUrl: config.PUBLIC_URL,
+            checkoutUrl: config.PAYMENT_CHECKOUT_URL,
             messageIdDomain,
           }),
         ),

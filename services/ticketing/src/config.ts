@@ -3,6 +3,8 @@ import { commonEnv, intFromEnv } from '#shared/config/env';
 import type { JobSpec } from '#shared/contracts/spec';
 
 const optionalMs = z.coerce.number().int().positive().optional();
+/** A delay of at least a second (short ones are for tests). */
+const deadlineMs = (fallback: number) => intFromEnv(fallback).pipe(z.number().min(1_000, 'must be at least 1000 (ms)'));
 
 /** Settings of the ticketing worker. Job timings default to the contracts; the overrides exist for tests and tuning. */
 export const ticketingEnv = z.object({
@@ -29,6 +31,10 @@ export const ticketingEnv = z.object({
   /** First retry delay and cap of every ticketing job's backoff. */
   TICKETING_BACKOFF_INITIAL_MS: optionalMs,
   TICKETING_BACKOFF_MAX_MS: optionalMs,
+  /** An order still unpaid this long after its creation gets one payment reminder (default 15 minutes). */
+  ORDER_REMINDER_AFTER_MS: deadlineMs(15 * 60_000),
+  /** An order still unpaid this long after its creation expires (default 24 hours); a later payment is still honoured. */
+  ORDER_EXPIRES_AFTER_MS: deadlineMs(24 * 60 * 60_000),
 });
 export type TicketingConfig = Readonly<z.infer<typeof ticketingEnv>>;
 

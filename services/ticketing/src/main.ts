@@ -1,16 +1,18 @@
 import { fileURLToPath } from 'node:url';
 import { Objm } from '@nats-io/obj';
 import { BUCKETS, OBJECT_STORES } from '#shared/contracts/buckets';
-import { ORDERS_RPC, ORDERS_RPC_QUEUE } from '#shared/contracts/orders';
+import { ORDERS_RPC, ORDERS_RPC_QUEUE, orderExpiryJob, orderReminderJob } from '#shared/contracts/orders';
 import { paymentReceivedJob } from '#shared/contracts/payments';
 import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsSentJob } from '#shared/contracts/tickets';
 import { worker } from '#shared/jobs/workers';
-import { openBucket, recordBucket } from '#shared/nats/kv';
+import { bucketUsage, openBucket, recordBucket } from '#shared/nats/kv';
 import { rpcRoute } from '#shared/nats/rpc';
 import { createProcessPool } from '#shared/process-pool/pool';
 import { defineService, type ServiceContext, type Started } from '#shared/service/run-service';
 import { ticketingEnv, withTiming, type TicketingConfig } from './config.ts';
 import { createGenerateTicket } from './handlers/generate-ticket.ts';
+import { createOnOrderExpiryDue } from './handlers/order-expiry.ts';
+import { createOnOrderReminderDue } from './handlers/order-reminder.ts';
 import { createOrdersRpc } from './handlers/orders-rpc.ts';
 import { createOnPaymentReceived } from './handlers/payment-received.ts';
 import { createOnCompletionDeadLettered, createOnPaymentDeadLettered, createOnTicketDeadLettered } from './handlers/ticket-dead-lettered.ts';
@@ -19,6 +21,7 @@ import { createOnTicketsSent } from './handlers/tickets-sent.ts';
 import { createOnTicketGenerated } from './order-completion.ts';
 import { createLatestOrders } from './latest-orders.ts';
 import { announcingOrders, announcingProgress, createOrderChanges } from './order-changes.ts';
+import { createOrderDeadlines } from './order-deadlines.ts';
 import { createOrderStore } from './orders-store.ts';
 import { createProgressStore } from './progress-store.ts';
 import type { RenderInput } from './render-ticket.ts';
@@ -43,8 +46,10 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
     aggregate: withTiming(ticketGeneratedJob, config),
     sent: withTiming(ticketsSentJob, config),
     mailFailed: withTiming(ticketsMailFailedJob, config),
+    reminder: withTiming(orderReminderJob, config),
+    expiry: withTiming(orderExpiryJob, config),
   };
-  const orderStore = createOrderStore(recordBucket(await openBucket(nc, BUCKETS.orders), ctx.jsm, BUCKETS.orders.name));
+  const orderStore = createOrderStore(recordBucket(await openBucket(nc, BUCKETS.orders), ctx.jsm, BUCKETS.orders.name), undefined, bucketUsage(ctx.jsm, BUCKETS.orders));
   const progressStore = createProgressStore(await openBucket(nc, BUCKETS.ticketProgress));
   // Every status move and counted ticket is announced on orders.changed.<id> (live views).
   const changes = createOrderChanges({ orders: orderStore, progress: progressStore, publisher });
@@ -53,7 +58,8 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
   const store = createTicketStore(await new Objm(nc).open(OBJECT_STORES.tickets.name));
   const renderer = createProcessPool<RenderInput, Uint8Array>({ module: parts.renderModule, size: config.RENDER_PROCESSES, warm: true });
   const latest = createLatestOrders({ jsm: ctx.jsm, bucket: BUCKETS.orders.name });
-  const rpc = createOrdersRpc({ orders, latest, progress, price: { perTicket: config.TICKET_PRICE, currency: config.CURRENCY }, log });
+  const deadlines = createOrderDeadlines({ scheduler: ctx.jobs.scheduler, reminderAfterMs: config.ORDER_REMINDER_AFTER_MS, expiresAfterMs: config.ORDER_EXPIRES_AFTER_MS });
+  const rpc = createOrdersRpc({ orders, latest, progress, price: { perTicket: config.TICKET_PRICE, currency: config.CURRENCY }, deadlines, log });
   const generate = createGenerateTicket({ store, render: (input, signal) => renderer.run(input, signal), publisher, signingKey: config.TICKET_SIGNING_KEY });
   return {
     workers: [
@@ -62,6 +68,8 @@ export const startTicketing = async (ctx: ServiceContext<TicketingConfig>, parts
       worker(jobs.aggregate, createOnTicketGenerated({ progress, orders, store, publisher }), createOnCompletionDeadLettered({ orders, log })),
       worker(jobs.sent, createOnTicketsSent({ orders })),
       worker(jobs.mailFailed, createOnTicketsMailFailed({ orders })),
+      worker(jobs.reminder, createOnOrderReminderDue({ orders, publisher })),
+      worker(jobs.expiry, createOnOrderExpiryDue({ orders })),
     ],
     rpc: { queue: ORDERS_RPC_QUEUE, routes: [rpcRoute(ORDERS_RPC.create, rpc.create), rpcRoute(ORDERS_RPC.get, rpc.get), rpcRoute(ORDERS_RPC.list, rpc.list)] },
     close: () => renderer.close(),

@@ -2,11 +2,9 @@ import type { ORDERS_RPC, Order, OrderView } from '#shared/contracts/orders';
 import type { RpcHandler } from '#shared/nats/rpc';
 import type { Log } from '#shared/observability/logger';
 import { InvalidCursorError, newOrderId, pageOfUser } from '../order-pages.ts';
-import type { OrderStore } from '../orders-store.ts';
+import type { OrderDeadlines } from '../order-deadlines.ts';
+import { isStorageFull, type OrderStore } from '../orders-store.ts';
 import type { Progress, ProgressStore } from '../progress-store.ts';
-
-/** The server's answer to a write into a stream (a KV bucket) that reached its max_bytes. */
-const isStorageFull = (error: unknown) => error instanceof Error && /maximum bytes|insufficient (storage|resources)/i.test(error.message);
 
 /** A user's orders per page unless they ask for fewer. */
 export const DEFAULT_PAGE = 20;
@@ -32,6 +30,8 @@ export const createOrdersRpc = (deps: {
   latest(limit: number): Promise<Order[]>;
   progress: Pick<ProgressStore, 'get'>;
   price: { perTicket: number; currency: string };
+  /** The reminder and expiry of an unpaid order. */
+  deadlines: OrderDeadlines;
   log: Log;
   /** The id of an order created at `at`; ids sort by creation time, so both must come from one clock reading. */
   newId?: (at: Date) => string;
@@ -54,9 +54,14 @@ export const createOrdersRpc = (deps: {
       amount: deps.price.perTicket * request.attendees.length,
       currency: deps.price.currency,
       status: 'pending_payment',
+      expiresAt: deps.deadlines.expiresAt(clock).toISOString(),
+      history: [{ status: 'pending_payment', at }],
       createdAt: at,
       updatedAt: at,
     };
+    // The deadlines first: every stored order has them. Those of an order that is then not
+    // stored (the bucket is full) find no order when they come and do nothing.
+    await deps.deadlines.schedule(order);
     try {
       await deps.orders.create(order);
     } catch (error) {

@@ -27,7 +27,8 @@ export const createOnPaymentReceived =
     const order = await deps.orders.get(payment.orderId);
     if (!order) throw new PermanentError(`payment ${ctx.jobId} is for unknown order ${payment.orderId}; nothing generated`);
 
-    if (order.status === 'pending_payment') {
+    // An expired order is still paid for: the buyer paid, so the order is honoured.
+    if (order.status === 'pending_payment' || order.status === 'expired') {
       if (payment.amount !== order.amount || payment.currency.toUpperCase() !== order.currency) {
         const reason = `payment ${ctx.jobId} of ${money(payment.amount, payment.currency)} does not match the order's ${money(order.amount, order.currency)}; no tickets generated`;
         await deps.orders.move(order.id, 'payment_mismatch', { reason, paymentEventId: ctx.jobId });
@@ -35,6 +36,7 @@ export const createOnPaymentReceived =
         return;
       }
       await deps.orders.move(order.id, 'paid', { paymentEventId: ctx.jobId });
+      if (order.status === 'expired') ctx.log.warn({ orderId: order.id, eventId: ctx.jobId }, 'payment for an expired order: honoured, tickets follow');
     }
 
     const current = await deps.orders.get(order.id);
