@@ -4,7 +4,6 @@ import type { JobContext } from '#shared/jobs/job';
 import { sendOnce, type SendOnceDeps } from '../send-once.ts';
 import { renderMagicLink, type RenderedMail } from '../templates/magic-link.ts';
 import { renderOrderReminder } from '../templates/order-reminder.ts';
-import type { MailTransport } from '../transport.ts';
 
 export interface SendMailDeps extends Pick<SendOnceDeps, 'transport' | 'records' | 'claimMs' | 'holder' | 'pollMs'> {
   /** Base of links, e.g. `https://tickets.example.com`. */
