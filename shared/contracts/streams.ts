@@ -3,7 +3,7 @@ import { SUBJECTS } from './subjects.ts';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
-const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
 
 /** Every stream of the system. Names are written here and nowhere else. */
 export const STREAMS = {
@@ -87,7 +87,9 @@ export const STREAMS = {
     retention: 'limits',
     maxAgeMs: 7 * DAY,
     // Two small events per attempt; the oldest go first, so a flood of jobs cannot fill the disk.
-    maxBytes: GIB,
+    // JetStream reserves max_bytes up front: with the orders bucket's 1 GiB this stays inside the
+    // server's max_file_store (deploy/nats/server.conf, 1800M).
+    maxBytes: 256 * MIB,
     description: 'job attempts as they start and end (worker, outcome, error, retry delay, trace id): jobs show and the console\'s rates',
   },
 } as const satisfies Record<string, StreamSpec>;
