@@ -20,21 +20,21 @@ export default defineService({
   env: mailerEnv,
   async start({ nc, config, publisher, log }) {
     const records = createKvSentRecords(await openBucket(nc, BUCKETS.mailSent));
-    const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS });
+    const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS, dataTimeoutMs: config.SMTP_DATA_TIMEOUT_MS });
     const messageIdDomain = senderDomain(config.MAIL_FROM);
     const holder = `${hostname()}/${process.pid}`;
     const mails = mailSendJob(config);
     const ticketMails = ticketsMailJob(config);
     return {
       workers: [
-        worker(mails, createSendMail({ transport, records, holder, claimMs: claimMsFor(mails, config.SMTP_TIMEOUT_MS), publicUrl: config.PUBLIC_URL, messageIdDomain })),
+        worker(mails, createSendMail({ transport, records, holder, claimMs: claimMsFor(mails, config.SMTP_DATA_TIMEOUT_MS), publicUrl: config.PUBLIC_URL, messageIdDomain })),
         worker(
           ticketMails,
           createSendTickets({
             transport,
             records,
             holder,
-            claimMs: claimMsFor(ticketMails, config.SMTP_TIMEOUT_MS),
+            claimMs: claimMsFor(ticketMails, config.SMTP_DATA_TIMEOUT_MS),
             tickets: createObjectReader(nc, OBJECT_STORES.tickets),
             publisher,
             messageIdDomain,
