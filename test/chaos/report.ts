@@ -106,10 +106,12 @@ export const verdict = (facts: ChaosFacts): ChaosReport => {
     { name: 'no message left unacked or pending', pass: unfinished === 0, detail: facts.backlog.filter((c) => c.pending + c.ackPending > 0).map((c) => `${c.stream}/${c.consumer} pending ${c.pending} ack-pending ${c.ackPending}${c.detail ? ` (${c.detail})` : ''}`).join('; ') || '0' },
     { name: 'no dead letters (none caused on purpose)', pass: facts.deadLetters.length === 0, detail: facts.deadLetters.map((d) => `${d.job} ${d.reason}: ${d.error.slice(0, 120)}`).join('; ') || '0' },
     {
-      name: 'every duplicate email is explained by a mailer killed while it held that mail (or a send whose outcome was unknown)',
+      name: 'every duplicate email is explained by a mailer killed while it held that mail',
       pass: unexplained.length === 0,
       detail:
-        explanations.map((e) => `${e.messageId}×${e.copies}: ${e.explainedBy.join('; ') || 'no kill explains it'}${e.unexplained ? ` — ${e.unexplained} unexplained` : ''}`).join(' | ') ||
+        explanations
+          .map((e) => `${e.messageId}×${e.copies}: ${[...e.explainedBy, ...e.unknownOutcomes].join('; ') || 'no kill explains it'}${e.unexplained ? ` — ${e.unexplained} unexplained` : ''}`)
+          .join(' | ') ||
         `no duplicates; ${killsDuringSend} of ${mailerKills.length} mailer kills hit a send`,
     },
   ];

@@ -196,6 +196,10 @@ export const runChaos = async (options: ChaosOptions): Promise<{ report: ChaosRe
           SMTP_URL: smtp.url,
           PUBLIC_URL: 'http://127.0.0.1:3000',
           SMTP_TIMEOUT_MS: '3000',
+          // The SMTP server runs in this starved process: its answer to a message can take
+          // seconds. Waiting for it (rather than retrying) is what keeps a mail from going twice;
+          // it also bounds how long a killed mailer's claim holds its mail (14 + 20 + 30 s).
+          SMTP_DATA_TIMEOUT_MS: '20000',
           MAIL_ACK_WAIT_MS: '5000',
           // Backoff capped at 3 s with attempts to spare: a 20 s outage plus kills must not exhaust a mail.
           MAIL_RETRY_INITIAL_MS: '300',

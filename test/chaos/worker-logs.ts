@@ -40,16 +40,18 @@ const mailIdOf = (messageId: string) => /^<([^@>]+)@/.exec(messageId)?.[1] ?? me
 export interface DuplicateExplanation {
   messageId: string;
   copies: number;
-  /** Mailers killed while they held this mail's claim (claimed, no `mail sent` logged), and sends whose outcome was unknown. */
+  /** Mailers killed while they held this mail's claim (claimed, no `mail sent` logged). */
   explainedBy: string[];
+  /** Conversations that ended without the server's answer to the message: they explain nothing, they show why. */
+  unknownOutcomes: string[];
   unexplained: number;
 }
 
 /**
  * A mail may go out twice only when the mailer that sent it died between the server's 250 and its
- * sent-record (its claim expired and another mailer sent again), or when a conversation ended
- * without the server's reply. Each such event explains one extra copy; the mailers' own logs
- * say which mail each of them had claimed, sent or lost track of.
+ * sent-record (its claim expired and another mailer sent again). Each such kill explains one
+ * extra copy; the mailers' own logs say which mail each of them had claimed and sent. A
+ * conversation that ended without the server's answer to the message is listed, not excused.
  */
 export const explainDuplicates = (copiesByMessageId: Map<string, number>, incarnations: Incarnation[]): DuplicateExplanation[] => {
   const mailers = incarnations.filter((i) => i.service === 'mailer').map((i) => ({ incarnation: i, lines: linesOf(i) }));
@@ -58,14 +60,15 @@ export const explainDuplicates = (copiesByMessageId: Map<string, number>, incarn
     if (copies < 2) continue;
     const mailId = mailIdOf(messageId);
     const explainedBy: string[] = [];
+    const unknownOutcomes: string[] = [];
     for (const { incarnation, lines } of mailers) {
       const about = lines.filter((l) => l.mailId === mailId);
       const claimed = about.some((l) => l.msg === 'mail claimed; sending');
       const recorded = about.some((l) => l.msg === 'mail sent');
       if (incarnation.killedAt !== undefined && claimed && !recorded) explainedBy.push(`${incarnation.worker} killed at ${new Date(incarnation.killedAt).toISOString()} holding its claim`);
-      for (const unknown of about.filter((l) => l.msg?.startsWith('SMTP outcome unknown'))) explainedBy.push(`${incarnation.worker}: SMTP outcome unknown at ${new Date(unknown.time ?? 0).toISOString()}`);
+      for (const unknown of about.filter((l) => l.msg?.startsWith('SMTP outcome unknown'))) unknownOutcomes.push(`${incarnation.worker}: SMTP outcome unknown at ${new Date(unknown.time ?? 0).toISOString()}`);
     }
-    out.push({ messageId, copies, explainedBy, unexplained: Math.max(0, copies - 1 - explainedBy.length) });
+    out.push({ messageId, copies, explainedBy, unknownOutcomes, unexplained: Math.max(0, copies - 1 - explainedBy.length) });
   }
   return out;
 };

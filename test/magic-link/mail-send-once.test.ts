@@ -61,10 +61,11 @@ const mailQueueSettled = async (jsm: JetStreamManager) => {
 
 test('a mailer stalled mid-send past its ack-wait: the job goes to the other mailer, which waits on the claim; one email', async () => {
   const email = uniqueEmail('stalled');
-  const env = { NATS_URL: nats.url, SMTP_URL: smtp.url, MAIL_FROM: FROM, SMTP_TIMEOUT_MS: '60000', MAIL_ACK_WAIT_MS: '1000', LOG_LEVEL: 'info' };
+  // A stop longer than SMTP_TIMEOUT_MS: once the message is handed over, only SMTP_DATA_TIMEOUT_MS counts.
+  const env = { NATS_URL: nats.url, SMTP_URL: smtp.url, MAIL_FROM: FROM, SMTP_TIMEOUT_MS: '3000', MAIL_ACK_WAIT_MS: '1000', LOG_LEVEL: 'info' };
   const mailers: RunningService[] = [];
   try {
-    const first = await startService('mailer', env);
+    const first = await startService('mailer', env, { timeoutMs: 90_000 });
     mailers.push(first);
     // The relay answers the message 3 s after taking it: the first mailer is stopped (SIGSTOP, a
     // process starved of CPU) while it waits for that answer, and its ack-wait runs out.
@@ -75,7 +76,7 @@ test('a mailer stalled mid-send past its ack-wait: the job goes to the other mai
     process.kill(first.pid, 'SIGSTOP');
     let second: RunningService;
     try {
-      second = await startService('mailer', env);
+      second = await startService('mailer', env, { timeoutMs: 90_000 });
       mailers.push(second);
       await waitFor(() => second.output().includes('mail being sent by another attempt'), { timeoutMs: 60_000, what: 'the second mailer to find the claim' });
     } finally {
@@ -187,5 +188,23 @@ test('a send the server refused gives its claim back: the next attempt claims it
   }
   expect(await records.read(mailId)).toBeUndefined();
   expect(await sendOnce(deps, mailId, () => outgoing(email, mailId))).toBe('sent');
+  expect(smtp.messages().filter(to(email))).toHaveLength(1);
+});
+
+test('a relay slower than SMTP_TIMEOUT_MS to answer the message, and the job timing out meanwhile: the send waits for the answer; one email', async () => {
+  const email = uniqueEmail('slow-answer');
+  const mailId = `once-${Math.random().toString(36).slice(2)}`;
+  const transport = createSmtpTransport({ url: smtp.url, from: FROM, timeoutMs: 300, dataTimeoutMs: 30_000 });
+  const job = new AbortController();
+  smtp.delayReplies(2_000);
+  try {
+    const sending = transport.send(outgoing(email, mailId), job.signal);
+    // The job's timeout fires while the relay still holds its answer to the message.
+    await smtp.waitForMessages(1, { match: to(email) });
+    job.abort(new Error('job timed out'));
+    expect((await sending).response).toMatch(/^250/);
+  } finally {
+    smtp.delayReplies(0);
+  }
   expect(smtp.messages().filter(to(email))).toHaveLength(1);
 });

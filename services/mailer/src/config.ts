@@ -15,8 +15,15 @@ export const mailerEnv = z.object({
    * query (default http://localhost:3003/checkout, the dev provider `npm start` runs).
    */
   PAYMENT_CHECKOUT_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3003/checkout'),
-  /** Connect, greeting and socket timeout of one SMTP conversation (default 10 s). */
+  /** Connect, greeting and per-reply timeout of one SMTP conversation until the message is handed over (default 10 s). */
   SMTP_TIMEOUT_MS: intFromEnv(10_000).pipe(z.number().min(100)),
+  /**
+   * How long the mailer waits for the server's answer once the message is handed over (DATA;
+   * default 10 min, RFC 5321 4.5.3.2.6): giving up earlier cannot tell a sent mail from an unsent
+   * one, and the retry would send it again. A mail claimed by a mailer that died mid-send goes out
+   * from another one after the job's timeout plus this plus 30 s.
+   */
+  SMTP_DATA_TIMEOUT_MS: intFromEnv(600_000).pipe(z.number().min(100)),
   /** Attempts per mail before it is dead-lettered (default 10). */
   MAIL_MAX_ATTEMPTS: intFromEnv(10).pipe(z.number().min(1).max(100)),
   /** Delay after the first failed attempt (default 2 s); each next one is MAIL_RETRY_MULTIPLIER times longer. */

@@ -23,7 +23,7 @@ export default defineService({
   env: mailerEnv,
   async start({ nc, config, publisher, log }) {
     const records = createKvSentRecords(await openBucket(nc, BUCKETS.mailSent));
-    const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS });
+    const transport = createSmtpTransport({ url: config.SMTP_URL, from: config.MAIL_FROM, timeoutMs: config.SMTP_TIMEOUT_MS, dataTimeoutMs: config.SMTP_DATA_TIMEOUT_MS });
     const messageIdDomain = senderDomain(config.MAIL_FROM);
     // Send slots shared with every other mailer replica through the mail_rate bucket.
     const gate = createLaneGate({
@@ -45,7 +45,7 @@ export default defineService({
             transport: laneTransport(transport, gate, MAIL_LANES.signin.name),
             records,
             holder,
-            claimMs: claimMsFor(mails, config.SMTP_TIMEOUT_MS),
+            claimMs: claimMsFor(mails, config.SMTP_DATA_TIMEOUT_MS),
             publicUrl: config.PUBLIC_URL,
             checkoutUrl: config.PAYMENT_CHECKOUT_URL,
             messageIdDomain,
@@ -57,7 +57,7 @@ export default defineService({
             transport: laneTransport(transport, gate, MAIL_LANES.bulk.name),
             records,
             holder,
-            claimMs: claimMsFor(ticketMails, config.SMTP_TIMEOUT_MS),
+            claimMs: claimMsFor(ticketMails, config.SMTP_DATA_TIMEOUT_MS),
             tickets: createObjectReader(nc, OBJECT_STORES.tickets),
             publisher,
             messageIdDomain,

@@ -10,8 +10,8 @@ export interface SendOnceDeps {
   log: Log;
   /**
    * How long a claim keeps other attempts from sending: the longest a live mailer may take from
-   * its claim to the sent-record (the job's timeout, one more SMTP timeout for the server's
-   * reply, and time to write the record through a broker restart). Past it, the claimer is
+   * its claim to the sent-record (the job's timeout, the wait for the server's answer to the
+   * message, and time to write the record through a broker restart). Past it, the claimer is
    * presumed dead and another attempt sends.
    */
   claimMs: number;
@@ -41,8 +41,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Time a mailer has to write its sent-record after the server's 250 (a broker restart takes seconds). */
 const RECORD_WITHIN_MS = 30_000;
 
-/** `SendOnceDeps.claimMs` for a mail job: its timeout, one SMTP timeout for the reply, the record. */
-export const claimMsFor = (job: { timeoutMs: number }, smtpTimeoutMs: number): number => job.timeoutMs + smtpTimeoutMs + RECORD_WITHIN_MS;
+/** `SendOnceDeps.claimMs` for a mail job: its timeout, the wait for the server's answer to the message, the record. */
+export const claimMsFor = (job: { timeoutMs: number }, dataTimeoutMs: number): number => job.timeoutMs + dataTimeoutMs + RECORD_WITHIN_MS;
 
 /**
  * Claims the send of `mailId`, or finds it sent. A claim another attempt holds (a redelivery of a

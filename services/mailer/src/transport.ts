@@ -18,7 +18,7 @@ export interface MailTransport {
    * Resolves with the server's final reply once it accepted the message; throws classified errors.
    * `signal` (the job's timeout) aborts the SMTP conversation while nothing can have been
    * delivered yet. Once the message is being handed over (DATA), only the server's reply says
-   * whether it was: the send then waits for that reply up to one more SMTP timeout, so a timeout
+   * whether it was: the send then waits for that reply (up to the DATA timeout), so a timeout
    * racing the send does not turn an accepted mail into a retry that sends it again.
    */
   send(mail: OutgoingMail, signal?: AbortSignal): Promise<{ response: string }>;
@@ -92,18 +92,20 @@ export const senderDomain = (from: string): string => /@([^>\s]+)/.exec(from)?.[
 /**
  * Where one SMTP conversation is, from nodemailer's transaction log: once the client has sent
  * `DATA`, the message may reach the server, and aborting could no longer tell sent from unsent.
+ * `onActivity` runs on every line the conversation logs (a command sent, a reply received).
  */
-const conversationPhase = () => {
+const conversationPhase = (onActivity: () => void) => {
   const phase = { data: false };
-  const ignore = () => undefined;
+  const seen = () => onActivity();
   const logger = {
-    trace: ignore,
-    info: ignore,
-    warn: ignore,
-    error: ignore,
-    fatal: ignore,
+    trace: seen,
+    info: seen,
+    warn: seen,
+    error: seen,
+    fatal: seen,
     debug: (entry: { tnx?: string } | undefined, message: unknown) => {
       if (entry?.tnx === 'client' && typeof message === 'string' && /^DATA\b/i.test(message)) phase.data = true;
+      onActivity();
     },
   };
   return { phase, logger };
@@ -113,12 +115,17 @@ const conversationPhase = () => {
  * SMTP over nodemailer, one connection (and transporter) per message: a pooled connection would
  * outlive an outage in a broken state, magic links are not high-volume, and each conversation's
  * transaction log tells that send alone where it is.
+ *
+ * Two clocks: until the message is handed over, every reply must come within `timeoutMs` (and
+ * the job's signal stops the conversation); from DATA on, only `dataTimeoutMs` of silence ends it,
+ * because only the server's answer says whether the mail was sent.
  */
-export const createSmtpTransport = (options: { url: string; from: string; timeoutMs: number }): MailTransport => {
+export const createSmtpTransport = (options: { url: string; from: string; timeoutMs: number; dataTimeoutMs?: number }): MailTransport => {
   // The URL carries host, port, credentials and TLS mode; timeouts come from our own config. They
   // must be given at creation: the SMTP transport copies its options then (setting them on the
   // mailer afterwards silently left nodemailer's 2- and 10-minute defaults in force).
-  const timeouts = { connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs };
+  const dataTimeoutMs = Math.max(options.dataTimeoutMs ?? options.timeoutMs, options.timeoutMs);
+  const timeouts = { connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: dataTimeoutMs };
   const smtpHost = new URL(options.url);
   const attributes = (mail: OutgoingMail) => ({
     'server.address': smtpHost.hostname,
@@ -126,13 +133,17 @@ export const createSmtpTransport = (options: { url: string; from: string; timeou
     'mail.attachments': mail.attachments?.length ?? 0,
   });
   const sendOne = async (mail: OutgoingMail, signal: AbortSignal | undefined) => {
-    const { phase, logger } = conversationPhase();
-    const transporter = nodemailer.createTransport({ url: options.url, ...timeouts, transactionLog: true, logger }, { from: options.from });
     const conversation = new AbortController();
-    let replyWait: NodeJS.Timeout | undefined;
+    const stop = () => conversation.abort(signal?.aborted ? signal.reason : new Error(`no SMTP reply within ${options.timeoutMs} ms`));
+    // Before DATA: a silent server or the job's signal ends the conversation at once.
+    let idle: NodeJS.Timeout | undefined;
+    const { phase, logger } = conversationPhase(() => {
+      clearTimeout(idle);
+      if (!phase.data) idle = setTimeout(stop, options.timeoutMs);
+    });
+    const transporter = nodemailer.createTransport({ url: options.url, ...timeouts, transactionLog: true, logger }, { from: options.from });
     const onAbort = () => {
-      if (!phase.data) return conversation.abort(signal?.reason);
-      replyWait = setTimeout(() => conversation.abort(signal?.reason), options.timeoutMs);
+      if (!phase.data) stop();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
@@ -152,7 +163,7 @@ export const createSmtpTransport = (options: { url: string; from: string; timeou
       throw classifySmtpError(error, phase.data);
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      clearTimeout(replyWait);
+      clearTimeout(idle);
       transporter.close();
     }
   };

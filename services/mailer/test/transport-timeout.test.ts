@@ -8,9 +8,17 @@ const sockets: Socket[] = [];
 const silent = createServer((socket) => void sockets.push(socket));
 await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
 const url = `smtp://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+// One that greets and then never answers a command: it hangs before the message is handed over.
+const mute = createServer((socket) => {
+  sockets.push(socket);
+  socket.write('220 mute.example.test ESMTP\r\n');
+});
+await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+const muteUrl = `smtp://127.0.0.1:${(mute.address() as AddressInfo).port}`;
 afterAll(() => {
   for (const s of sockets) s.destroy();
   silent.close();
+  mute.close();
 });
 
 const mail = { to: 'a@example.test', subject: 's', text: 't', html: '<p>t</p>', messageId: '<m@example.test>' };
@@ -33,5 +41,15 @@ test("the job's signal aborts a send in progress, so a retry never races it", as
   setTimeout(() => controller.abort(new Error('job timed out')), 200);
   expect(await sending).toBeInstanceOf(Error);
   // Ended by the abort, not by the 60 s SMTP timeout.
+  expect(Date.now() - started).toBeLessThan(10_000);
+});
+
+test('before the message is handed over, each reply must come within SMTP_TIMEOUT_MS, however long the DATA timeout', async () => {
+  const transport = createSmtpTransport({ url: muteUrl, from: 'x@example.test', timeoutMs: 300, dataTimeoutMs: 600_000 });
+  const started = Date.now();
+  const error = await transport.send(mail).then(() => undefined, (e: unknown) => e as Error);
+  expect(error).toBeInstanceOf(Error);
+  expect(error?.name).not.toBe('SmtpOutcomeUnknownError');
+  // Ended by the 300 ms reply timeout, not by the 10-minute DATA timeout.
   expect(Date.now() - started).toBeLessThan(10_000);
 });
