@@ -84,6 +84,8 @@ export const OrderChanged = z.object({
   tickets: TicketCount,
   updatedAt: z.string(),
   revision: z.number().int().nonnegative(),
+  /** The status history as it is now (it grows with the status), so live views show what GET /orders/:id shows. */
+  history: z.array(OrderHistoryEntry).optional(),
 });
 export type OrderChanged = z.infer<typeof OrderChanged>;
 

@@ -31,6 +31,7 @@ export const applyChange = (order: OrderView, change: OrderChanged): OrderView =
     tickets: change.tickets,
     updatedAt: change.updatedAt,
     revision: change.revision,
+    ...(change.history ? { history: change.history } : {}),
   };
 };
 

@@ -34,6 +34,7 @@ export const createOrderChanges = (deps: {
       tickets: ticketCount(order, await deps.progress.get(order.id)),
       updatedAt: order.updatedAt,
       revision: stored.revision,
+      ...(order.history ? { history: order.history } : {}),
     };
     await deps.publisher.publish(orderChangedSubject(order.id), change, { id: `order-changed:${order.id}:${formatOrderVersion(orderVersion(change))}` });
   },
