@@ -11,6 +11,7 @@ import { startChaosSmtpServer } from './chaos-smtp.ts';
 import { verdict, type ChaosFacts, type ChaosReport } from './report.ts';
 import { createWorkerPool } from './workers.ts';
 import { ensureConsoleState } from '../jobs-runtime.ts';
+import { waitingDelayedJobs } from '../delayed-waiting.ts';
 
 export interface ChaosOptions {
   orders: number;
@@ -96,10 +97,13 @@ const durableBacklog = async (client: TicketingClient) => {
       if (!info.config.durable_name) continue;
       let ackPending = info.num_ack_pending;
       let phantom = 0;
+      let waiting = 0;
       if (ackPending > 0 && stream.retention === 'workqueue') {
         const stored = await unackedStored(client, stream.name, info);
         phantom = Math.max(0, ackPending - stored);
-        ackPending -= phantom;
+        // Orders' payment reminders and expiries wait for their time, on 2.9 ack-pending: not backlog.
+        waiting = await waitingDelayedJobs(client.jsm, info);
+        ackPending -= phantom + waiting;
       }
       out.push({
         stream: stream.name,
@@ -108,7 +112,7 @@ const durableBacklog = async (client: TicketingClient) => {
         ackPending,
         phantomAckPending: phantom,
         // For diagnosing a stuck entry: how far acks got, what was delivered, how many redeliveries.
-        detail: `ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}`,
+        detail: `ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}, delayed jobs waiting for their time ${waiting}`,
       });
     }
   }
