@@ -13,6 +13,7 @@ import { verdict, type ChaosFacts, type ChaosReport } from './report.ts';
 import { followMessage, type Incarnation } from './worker-logs.ts';
 import { createWorkerPool } from './workers.ts';
 import { ensureConsoleState } from '../jobs-runtime.ts';
+import { waitingDelayedJobs } from '../delayed-waiting.ts';
 
 export interface ChaosOptions {
   orders: number;
@@ -111,15 +112,17 @@ const durableBacklog = async (client: TicketingClient, detail = false) => {
     for (const info of infos) {
       if (!info.config.durable_name) continue;
       const range = detail && info.num_ack_pending > 0 ? await unackedRange(client, stream.name, info) : { stored: [], deletedInRange: 0 };
+      // Orders' payment reminders and expiries wait for their time, on 2.9 ack-pending: not backlog.
+      const waiting = info.num_ack_pending > 0 && stream.retention === 'workqueue' ? await waitingDelayedJobs(client.jsm, info) : 0;
       out.push({
         stream: stream.name,
         consumer: info.name,
         pending: info.num_pending,
-        ackPending: info.num_ack_pending,
+        ackPending: info.num_ack_pending - waiting,
         unacked: range.stored,
         deletedInRange: range.deletedInRange,
         // For diagnosing a stuck entry: how far acks got, what was delivered, how many redeliveries.
-        detail: `ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}`,
+        detail: `ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}, delayed jobs waiting for their time ${waiting}`,
         info: JSON.stringify({
           delivered: info.delivered,
           ack_floor: info.ack_floor,
