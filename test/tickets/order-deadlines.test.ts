@@ -13,7 +13,8 @@ import { SIGNING_KEY, ticketingClient, type TicketingClient } from './ticketing-
 // 24 hours. Runs against the server NATS_SERVER_BIN names (schedules on 2.12+, the runner on 2.9).
 // The expiry leaves room for a ticketing restart between the two (the second test).
 const REMINDER_AFTER_MS = 4_000;
-const EXPIRES_AFTER_MS = 20_000;
+// Far enough after the reminder that a ticketing restart under load cannot run into the expiry.
+const EXPIRES_AFTER_MS = 30_000;
 const CHECKOUT = 'http://127.0.0.1:9/checkout';
 
 let nats: NatsServer;
