@@ -1,7 +1,5 @@
 import { defineConfig } from 'vitest/config';
 
-// The chaos soak runs on its own after the other files (npm test): it kills and restarts a broker
-// and workers, and beside other process-heavy files on two cores it is too loaded to judge.
 // Two cores run the whole suite: integration files start real nats-servers and processes, so
 // files run two at a time and each gets a generous timeout (they wait on conditions, not sleeps).
 export default defineConfig({
