@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongFilesFirst from './test/sequencer.ts';
 
 // Two cores run the whole suite: integration files start real nats-servers and processes, so
 // files run two at a time and each gets a generous timeout (they wait on conditions, not sleeps).
@@ -10,6 +11,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     fileParallelism: true,
+    sequence: { sequencer: LongFilesFirst },
     testTimeout: 120_000,
     hookTimeout: 60_000,
     // The JSON report lets CI print a plain `N passed, N failed` line.

@@ -38,27 +38,51 @@ const MAX_KEPT = 20;
 export const attemptKey = (stream: string, consumer: string, streamSeq: number): string =>
   `${stream}.${consumer}.${streamSeq}`;
 
+/** How long one read or write of the log keeps trying across a broker restart or a reconnect. */
+export const ATTEMPT_LOG_PATIENCE_MS = 8_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Tries `work` again with growing pauses for up to `patienceMs`: a hand-back or a deferral that
+ * is not recorded counts as an attempt later, and the moments these are written (a worker
+ * stopping, a broker just restarted and redelivering) are the moments the bucket is briefly away.
+ * A write whose answer was lost may land twice; that undercounts by one, never overcounts.
+ */
+export const patiently = async <T>(work: () => Promise<T>, patienceMs = ATTEMPT_LOG_PATIENCE_MS): Promise<T> => {
+  const giveUpAt = Date.now() + patienceMs;
+  for (let pause = 100; ; pause = Math.min(pause * 2, 1_000)) {
+    try {
+      return await work();
+    } catch (error) {
+      if (Date.now() + pause > giveUpAt) throw error;
+      await sleep(pause);
+    }
+  }
+};
+
 /** The log in a KV bucket, opened on first use and again after a failed open. */
-export const createKvAttemptLog = (open: () => Promise<KV>): AttemptLog => {
+export const createKvAttemptLog = (open: () => Promise<KV>, patienceMs = ATTEMPT_LOG_PATIENCE_MS): AttemptLog => {
   let bucket: Promise<KV> | undefined;
   const kv = () =>
     (bucket ??= open().catch((error: unknown) => {
       bucket = undefined;
       throw error;
     }));
-  const get = async (key: string) => {
+  const read = async (key: string) => {
     const entry = await (await kv()).get(key);
     if (!isLive(entry)) return undefined;
     return entry.json<AttemptHistory>();
   };
   // One message is handled by one worker at a time, so a plain read-modify-write is safe here.
-  const change = async (key: string, next: (previous: AttemptHistory | undefined) => AttemptHistory) => {
-    const history = next(await get(key));
-    await (await kv()).put(key, JSON.stringify(history));
-    return history;
-  };
+  const change = (key: string, next: (previous: AttemptHistory | undefined) => AttemptHistory) =>
+    patiently(async () => {
+      const history = next(await read(key));
+      await (await kv()).put(key, JSON.stringify(history));
+      return history;
+    }, patienceMs);
   return {
-    get,
+    get: (key) => patiently(() => read(key), patienceMs),
     recordFailure: (key, firstAttemptAt, failure) =>
       change(key, (previous) => ({
         ...previous,

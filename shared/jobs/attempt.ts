@@ -2,7 +2,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { deliveryLimit } from '#shared/nats/ensure';
 import { firstHeaders, HEADERS } from '#shared/nats/headers';
 import { errorMessage } from '#shared/observability/errors';
-import { attemptKey, type FailedAttempt } from './attempt-log.ts';
+import { ATTEMPT_LOG_PATIENCE_MS, attemptKey, type FailedAttempt } from './attempt-log.ts';
 import type { Cancel } from './cancel.ts';
 import { decide, type AttemptOutcome, type Reply } from './decide.ts';
 import { deferDelivery, notBeforeOf } from './defer.ts';
@@ -16,8 +16,11 @@ import { sleep, type RunnerState } from './runner-state.ts';
 const OK: AttemptOutcome = Object.freeze({ kind: 'ok' });
 const decoder = new TextDecoder();
 
-/** How long an attempt waits for its hand-back count before running as the server counts it. */
-const ATTEMPT_LOOKUP_MS = 3_000;
+/**
+ * How long an attempt waits for its hand-back count before running as the server counts it:
+ * the log's own patience (it retries across a broker restart) and a little more.
+ */
+const ATTEMPT_LOOKUP_MS = ATTEMPT_LOG_PATIENCE_MS + 2_000;
 
 /**
  * The attempt number: deliveries minus those handed back unrun or interrupted by a shutdown, and

@@ -18,6 +18,9 @@ const drainedWithin = async (drained: Promise<void>, graceMs: number) => {
  * worker takes them at once. Hand-backs wait until this worker's last pull request has expired,
  * or a 2.9 server could deliver them straight back to it.
  */
+/** How long a stopping runner waits for its hand-backs to be recorded. */
+const HAND_BACK_RECORD_MS = 3_000;
+
 export const stopRunner = async <T>(state: RunnerState<T>, graceMs: number): Promise<void> => {
   state.stopping = true;
   state.roomFreed?.();
@@ -36,7 +39,8 @@ export const stopRunner = async <T>(state: RunnerState<T>, graceMs: number): Pro
   }
   if (state.handBack.length > 0) {
     const unrun = state.handBack.splice(0);
-    await Promise.all(unrun.map((m) => recordHandBack(state, m)));
+    // Bounded: with the broker away the log would keep trying, and a stopping worker must not wait for it.
+    await Promise.race([Promise.all(unrun.map((m) => recordHandBack(state, m))), sleep(HAND_BACK_RECORD_MS)]);
     await sleep(state.closedAt + PULL_EXPIRES_MS - Date.now());
     for (const m of unrun) m.nak();
   }

@@ -54,7 +54,8 @@ beforeAll(async () => {
   // `#shared/*` onto the emitted JavaScript.
   copyFileSync(join(repoRoot, 'deploy/dist-package.json'), join(app, 'dist/package.json'));
   server = await startNatsServer();
-});
+  // A whole tsc build: 20-30 s on a quiet machine, several times that beside the rest of the suite.
+}, 300_000);
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
