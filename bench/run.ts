@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only jobs,accept,fanin] [--runs N] [--nats current|floor|both] [--log-level warn] [--profile]`:
+ * `npm run bench [-- --quick] [--only jobs,accept,fanin] [--runs N] [--nats current|floor|both] [--log-level warn] [--profile] [--form source]`:
  * runs the comparisons of issue 8 on this machine, writes bench/results/latest.json and latest.md,
  * prints the table. The full run measures on the current nats-server and on the floor (2.9.10),
  * `--quick` on the current one; `--nats` chooses.
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     'out-dir': { type: 'string' },
     /** Worker log level for the Handoff runner (default info, as services ship). */
     'log-level': { type: 'string' },
+    /** compiled (default: `node dist/…`, as the container) or source (`node --import tsx`). */
+    form: { type: 'string' },
     /** Write `node --cpu-prof` profiles of the job workers to bench/results/profiles/. */
     profile: { type: 'boolean', default: false },
   },
@@ -37,6 +39,10 @@ if (values.nats !== undefined && !NATS_CHOICES[values.nats]) {
   console.error(`--nats must be current, floor or both; got "${values.nats}"`);
   process.exit(2);
 }
+if (values.form !== undefined && values.form !== 'compiled' && values.form !== 'source') {
+  console.error(`--form must be compiled or source; got "${values.form}"`);
+  process.exit(2);
+}
 const preset = PLANS[values.quick ? 'quick' : 'full'];
 const runs = values.runs ? Number(values.runs) : preset.runs;
 if (!Number.isInteger(runs) || runs < 1) {
@@ -48,12 +54,13 @@ const plan: BenchPlan = {
   servers: (values.nats && NATS_CHOICES[values.nats]) || preset.servers,
   runs,
   only: only.length > 0 ? (only as Comparison[]) : preset.only,
+  form: values.form === 'source' ? 'source' : 'compiled',
   jobs: {
     ...preset.jobs,
     logLevel: values['log-level'] ?? preset.jobs.logLevel,
     profileDir: values.profile ? fileURLToPath(new URL('./results/profiles/', import.meta.url)) : undefined,
   },
-  mode: only.length > 0 || runs !== preset.runs || values['log-level'] || values.nats ? 'custom' : preset.mode,
+  mode: only.length > 0 || runs !== preset.runs || values['log-level'] || values.nats || values.form === 'source' ? 'custom' : preset.mode,
 };
 
 const started = Date.now();
