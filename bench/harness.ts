@@ -41,7 +41,8 @@ export interface BenchPlan {
     profileDir?: string;
   };
   accept: { connections: number; durationSec: number; smtpDelayMs: number };
-  fanIn: { bigOrder: number; smallOrders: number; smallOrderSize: number; workerCounts: readonly number[] };
+  /** `hugeOrder`: one order of that many tickets too (issue 18: 1,000); 0 leaves it out. */
+  fanIn: { bigOrder: number; hugeOrder?: number; smallOrders: number; smallOrderSize: number; workerCounts: readonly number[] };
 }
 
 const base = {
@@ -49,7 +50,7 @@ const base = {
   only: COMPARISONS,
   jobs: { systems: ['handoff', 'jetstream', 'bullmq'] as const, concurrency: 50, latencyRatePerSec: 5_000, logLevel: 'info' },
   accept: { connections: 100, smtpDelayMs: 200 },
-  fanIn: { bigOrder: 100, smallOrders: 20, smallOrderSize: 5, workerCounts: [1, 2] },
+  fanIn: { bigOrder: 100, hugeOrder: 1_000, smallOrders: 20, smallOrderSize: 5, workerCounts: [1, 2] },
 };
 
 /**

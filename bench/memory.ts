@@ -49,6 +49,24 @@ export const descendants = (pid: number): number[] => {
   return out;
 };
 
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
+const TICKS_PER_SEC = 100;
+
+/** CPU seconds (user + system) a live process has used so far, or 0 once it is gone. */
+export const cpuSeconds = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the command name.
+    return (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SEC;
+  } catch {
+    return 0;
+  }
+};
+
+/** CPU seconds of a process and its live descendants (a service with its render pool). */
+export const treeCpuSeconds = (pid: number): number => descendants(pid).reduce((sum, child) => sum + cpuSeconds(child), cpuSeconds(pid));
+
 export interface WatchedProcess {
   comparison: string;
   process: string;

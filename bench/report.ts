@@ -128,9 +128,11 @@ const renderRun = (out: string[], r: Omit<ServerRun, 'natsServer'>, h: string) =
     out.push('', `${h} Fan-in (webhook → tickets.ready)`, '');
     out.push(
       table(
-        ['scenario', 'workers', 'wall ms', 'tickets/s'],
+        ['scenario', 'workers', 'wall ms', 'tickets/s', 'tickets/s per core'],
         r.fanIn.scenarios.map((s) =>
-          isMeasured(s) ? [s.label, String(s.workers), formatSummary(s.wallMs), formatSummary(s.ticketsPerSec)] : [s.label, '', `skipped: ${s.skipped}`, ''],
+          isMeasured(s)
+            ? [s.label, String(s.workers), formatSummary(s.wallMs), formatSummary(s.ticketsPerSec), formatSummary(s.ticketsPerCpuSec)]
+            : [s.label, '', `skipped: ${s.skipped}`, '', ''],
         ),
       ),
     );

@@ -54,7 +54,15 @@ export const AcceptPathSchema = z.object({
 });
 
 export const FanInScenarioSchema = z.union([
-  measured({ workers: z.number(), orders: z.number(), ticketsPerOrder: z.number(), wallMs: SummarySchema, ticketsPerSec: SummarySchema }),
+  measured({
+    workers: z.number(),
+    orders: z.number(),
+    ticketsPerOrder: z.number(),
+    wallMs: SummarySchema,
+    ticketsPerSec: SummarySchema,
+    /** Tickets per CPU second of the ticketing processes and their render pools: tickets/s per fully used core. */
+    ticketsPerCpuSec: SummarySchema.optional(),
+  }),
   skipped,
 ]);
 
