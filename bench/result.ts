@@ -78,6 +78,8 @@ export const ProcessMemorySchema = z.object({
   peakRssMb: z.number(),
   /** Peak of the summed RSS of the process and its children (render pools), when it has any. */
   treePeakRssMb: z.number().optional(),
+  /** The highest peak (VmHWM) of any one of its children: a render process is a worker process too. */
+  childPeakRssMb: z.number().optional(),
   worker: z.boolean(),
 });
 

@@ -114,6 +114,13 @@ describe('report', () => {
     expect(byId.get('memory.workers')).toMatchObject({ value: 150, met: false });
   });
 
+  test("a worker's render processes count for the worker memory target", () => {
+    const memory = [{ comparison: 'fan-in', process: 'ticketing #1', peakRssMb: 120, childPeakRssMb: 160, worker: true }];
+    expect(evaluateTargets({ memory }).find((t) => t.id === 'memory.workers')).toMatchObject({ value: 160, met: false });
+    const md = renderMarkdown(BenchResultSchema.parse({ ...sample(), memory }));
+    expect(md).toContain('| fan-in | ticketing #1 | 120 | 160 |  |');
+  });
+
   test('the markdown names the server each part ran on; a full run shows the floor’s figures in their own section', () => {
     const one = renderMarkdown(sample());
     expect(one).toContain('Measured on nats-server 2.15.1 (current).');
