@@ -1,8 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { compiledEntry, repoRoot } from './compiled.ts';
 
-export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+export { repoRoot };
+
+/**
+ * How a child runs: `compiled` (default) is `node dist/….js`, the container's form, after
+ * `ensureCompiled()` (the harness calls it once per run); `source` is `node --import tsx ….ts`.
+ */
+export type ChildForm = 'compiled' | 'source';
+
+let defaultForm: ChildForm = 'compiled';
+/** `--form source` (run.ts → harness): every child of this benchmark run under tsx, for comparison. */
+export const setDefaultChildForm = (form: ChildForm) => {
+  defaultForm = form;
+};
 
 export interface BenchChild {
   name: string;
@@ -20,16 +32,17 @@ const TAIL_CHARS = 8_000;
 const KEEP_LINES = 200;
 
 /**
- * Runs a TypeScript entry (`node --import tsx`) and reads its output line by line. Unlike the
- * test helper it keeps only a bounded tail: a service logging one line per request for minutes
- * must not grow a string in the process that is generating the load.
+ * Runs a TypeScript entry of this repository — by default its compiled form in dist/ — and reads
+ * its output line by line. Unlike the test helper it keeps only a bounded tail: a service logging
+ * one line per request for minutes must not grow a string in the process generating the load.
  */
 export const startChild = (
   name: string,
   script: string,
-  options: { args?: string[]; env?: Record<string, string | undefined>; nodeArgs?: string[] } = {},
+  options: { args?: string[]; env?: Record<string, string | undefined>; nodeArgs?: string[]; form?: ChildForm } = {},
 ): BenchChild => {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...(options.args ?? [])], {
+  const entry = (options.form ?? defaultForm) === 'compiled' ? [compiledEntry(script)] : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...(options.args ?? [])], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

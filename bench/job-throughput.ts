@@ -44,6 +44,7 @@ const uid = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(
 interface RunFigures {
   jobsPerSec: number;
   writesPerJob: number;
+  cpuUsPerJob: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -131,7 +132,7 @@ const runOnce = async (
     const stopWatching = options.memory?.watch({ comparison: 'jobs', process: `${system} worker`, pid: child.pid, worker: true });
     try {
       await child.waitForLine(/^\{"bench":\{"phase":"ready"/, 60_000);
-      const saturation = parseResultLine<{ jobs: number; ms: number; writesPerJob: number | null }>(await child.waitForLine(/^\{"bench":\{"phase":"saturation"/, 180_000));
+      const saturation = parseResultLine<{ jobs: number; ms: number; writesPerJob: number | null; cpuUsPerJob: number }>(await child.waitForLine(/^\{"bench":\{"phase":"saturation"/, 180_000));
       const sent = await sendAll(latencyJobs, (i) => producer.enqueue({ p: 'lat', t: nowMs(), i }), {
         maxInFlight: 1_000,
         ratePerSec: options.latencyRatePerSec,
@@ -142,6 +143,7 @@ const runOnce = async (
       return {
         jobsPerSec: (saturation.jobs * 1000) / saturation.ms,
         writesPerJob: saturation.writesPerJob ?? Number.NaN,
+        cpuUsPerJob: saturation.cpuUsPerJob,
         p50Ms: latency.p50Ms,
         p99Ms: latency.p99Ms,
         maxMs: latency.maxMs,
@@ -175,7 +177,7 @@ export const runJobThroughput = async (options: JobThroughputOptions): Promise<J
           const f = await runOnce(system, options, nats);
           figures.set(system, [...(figures.get(system) ?? []), f]);
           options.progress?.(
-            `jobs ${system} run ${run}: ${Math.round(f.jobsPerSec)} jobs/s (${f.writesPerJob.toFixed(2)} write syscalls/job); at ${options.latencyRatePerSec}/s p50 ${f.p50Ms.toFixed(2)} ms p99 ${f.p99Ms.toFixed(2)} ms`,
+            `jobs ${system} run ${run}: ${Math.round(f.jobsPerSec)} jobs/s (${f.cpuUsPerJob.toFixed(1)} µs CPU/job, ${f.writesPerJob.toFixed(2)} write syscalls/job); at ${options.latencyRatePerSec}/s p50 ${f.p50Ms.toFixed(2)} ms p99 ${f.p99Ms.toFixed(2)} ms`,
           );
         } catch (error) {
           failures.set(system, error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error));
@@ -196,6 +198,7 @@ export const runJobThroughput = async (options: JobThroughputOptions): Promise<J
       saturation: {
         jobsPerSec: pick('jobsPerSec'),
         ...(runs.every((r) => Number.isFinite(r.writesPerJob)) ? { writeSyscallsPerJob: pick('writesPerJob') } : {}),
+        cpuUsPerJob: pick('cpuUsPerJob'),
       },
       latency: { p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), maxMs: pick('maxMs'), achievedPerSec: pick('achievedPerSec') },
       workerPeakRssMb: pick('peakRssMb'),

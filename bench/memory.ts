@@ -49,6 +49,24 @@ export const descendants = (pid: number): number[] => {
   return out;
 };
 
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
+const TICKS_PER_SEC = 100;
+
+/** CPU seconds (user + system) a live process has used so far, or 0 once it is gone. */
+export const cpuSeconds = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are the 12th and 13th after the command name.
+    return (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SEC;
+  } catch {
+    return 0;
+  }
+};
+
+/** CPU seconds of a process and its live descendants (a service with its render pool). */
+export const treeCpuSeconds = (pid: number): number => descendants(pid).reduce((sum, child) => sum + cpuSeconds(child), cpuSeconds(pid));
+
 export interface WatchedProcess {
   comparison: string;
   process: string;
@@ -64,6 +82,8 @@ interface Peak {
   worker: boolean;
   peakRssMb: number;
   treePeakRssMb?: number;
+  /** The highest VmHWM of any one child (a render process), when it has children. */
+  childPeakRssMb?: number;
 }
 
 /**
@@ -81,15 +101,18 @@ export const createMemoryTracker = (intervalMs = 250) => {
     if (own === undefined) return;
     const children = p.tree ? descendants(p.pid) : [];
     const tree = children.length > 0 ? children.reduce((sum, c) => sum + (statusField(c, 'VmRSS') ?? 0), statusField(p.pid, 'VmRSS') ?? 0) : undefined;
+    const child = children.length > 0 ? Math.max(...children.map((c) => peakRssMb(c) ?? 0)) : undefined;
     const key = keyOf(p);
     const previous = peaks.get(key);
     const treePeak = tree === undefined ? previous?.treePeakRssMb : Math.max(tree, previous?.treePeakRssMb ?? 0);
+    const childPeak = child === undefined ? previous?.childPeakRssMb : Math.max(child, previous?.childPeakRssMb ?? 0);
     peaks.set(key, {
       comparison: p.comparison,
       process: p.process,
       worker: p.worker,
       peakRssMb: Math.max(own, previous?.peakRssMb ?? 0),
       ...(treePeak === undefined ? {} : { treePeakRssMb: treePeak }),
+      ...(childPeak === undefined ? {} : { childPeakRssMb: childPeak }),
     });
   };
 
@@ -109,12 +132,18 @@ export const createMemoryTracker = (intervalMs = 250) => {
       };
     },
     /** Records a figure measured elsewhere (e.g. a child's own `process.resourceUsage().maxRSS`). */
-    record(p: Omit<Peak, 'treePeakRssMb'>) {
+    record(p: Omit<Peak, 'treePeakRssMb' | 'childPeakRssMb'>) {
       const key = keyOf(p);
       const previous = peaks.get(key);
       peaks.set(key, { ...previous, ...p, peakRssMb: Math.max(p.peakRssMb, previous?.peakRssMb ?? 0) });
     },
-    peaks: (): Peak[] => [...peaks.values()].map((p) => ({ ...p, peakRssMb: round1(p.peakRssMb), ...(p.treePeakRssMb === undefined ? {} : { treePeakRssMb: round1(p.treePeakRssMb) }) })),
+    peaks: (): Peak[] =>
+      [...peaks.values()].map((p) => ({
+        ...p,
+        peakRssMb: round1(p.peakRssMb),
+        ...(p.treePeakRssMb === undefined ? {} : { treePeakRssMb: round1(p.treePeakRssMb) }),
+        ...(p.childPeakRssMb === undefined ? {} : { childPeakRssMb: round1(p.childPeakRssMb) }),
+      })),
     stop: () => clearInterval(timer),
   };
 };

@@ -19,7 +19,12 @@ const skipped = z.object({ id: z.string(), label: z.string(), skipped: z.string(
 export const JobSystemSchema = z.union([
   measured({
     /** Write syscalls of the worker per job while saturated (from /proc/self/io; acks, pulls, logs). */
-    saturation: z.object({ jobsPerSec: SummarySchema, writeSyscallsPerJob: SummarySchema.optional() }),
+    saturation: z.object({
+      jobsPerSec: SummarySchema,
+      writeSyscallsPerJob: SummarySchema.optional(),
+      /** The worker process's CPU time (user + system, every thread) per saturation job, in µs. */
+      cpuUsPerJob: SummarySchema.optional(),
+    }),
     latency: z.object({ p50Ms: SummarySchema, p99Ms: SummarySchema, maxMs: SummarySchema, achievedPerSec: SummarySchema }),
     workerPeakRssMb: SummarySchema,
   }),
@@ -49,7 +54,15 @@ export const AcceptPathSchema = z.object({
 });
 
 export const FanInScenarioSchema = z.union([
-  measured({ workers: z.number(), orders: z.number(), ticketsPerOrder: z.number(), wallMs: SummarySchema, ticketsPerSec: SummarySchema }),
+  measured({
+    workers: z.number(),
+    orders: z.number(),
+    ticketsPerOrder: z.number(),
+    wallMs: SummarySchema,
+    ticketsPerSec: SummarySchema,
+    /** Tickets per CPU second of the ticketing processes and their render pools: tickets/s per fully used core. */
+    ticketsPerCpuSec: SummarySchema.optional(),
+  }),
   skipped,
 ]);
 
@@ -65,6 +78,8 @@ export const ProcessMemorySchema = z.object({
   peakRssMb: z.number(),
   /** Peak of the summed RSS of the process and its children (render pools), when it has any. */
   treePeakRssMb: z.number().optional(),
+  /** The highest peak (VmHWM) of any one of its children: a render process is a worker process too. */
+  childPeakRssMb: z.number().optional(),
   worker: z.boolean(),
 });
 
@@ -101,6 +116,8 @@ export const BenchResultSchema = z.object({
   finishedAt: z.string(),
   durationSec: z.number(),
   runsPerMeasurement: z.number(),
+  /** How every service and worker child ran: `node dist/…` (compiled, as in the container) or under the tsx loader. */
+  childForm: z.enum(['compiled', 'source']),
   versions: z.record(z.string(), z.string()),
   /** The server the comparisons below ran against (the current one, unless NATS_SERVER_BIN named another). */
   natsServer: NatsServerSchema,

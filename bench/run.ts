@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only jobs,accept,fanin] [--runs N] [--nats current|floor|both] [--log-level warn] [--profile]`:
+ * `npm run bench [-- --quick] [--only jobs,accept,fanin] [--runs N] [--nats current|floor|both] [--log-level warn] [--profile] [--form source] [--systems handoff,jetstream]`:
  * runs the comparisons of issue 8 on this machine, writes bench/results/latest.json and latest.md,
  * prints the table. The full run measures on the current nats-server and on the floor (2.9.10),
  * `--quick` on the current one; `--nats` chooses.
@@ -19,6 +19,10 @@ const { values } = parseArgs({
     'out-dir': { type: 'string' },
     /** Worker log level for the Handoff runner (default info, as services ship). */
     'log-level': { type: 'string' },
+    /** compiled (default: `node dist/…`, as the container) or source (`node --import tsx`). */
+    form: { type: 'string' },
+    /** Job systems to compare (handoff, jetstream, bullmq; default all). */
+    systems: { type: 'string' },
     /** Write `node --cpu-prof` profiles of the job workers to bench/results/profiles/. */
     profile: { type: 'boolean', default: false },
   },
@@ -37,6 +41,16 @@ if (values.nats !== undefined && !NATS_CHOICES[values.nats]) {
   console.error(`--nats must be current, floor or both; got "${values.nats}"`);
   process.exit(2);
 }
+if (values.form !== undefined && values.form !== 'compiled' && values.form !== 'source') {
+  console.error(`--form must be compiled or source; got "${values.form}"`);
+  process.exit(2);
+}
+const SYSTEMS = ['handoff', 'jetstream', 'bullmq'] as const;
+const systems = (values.systems ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+if (systems.some((s) => !(SYSTEMS as readonly string[]).includes(s))) {
+  console.error(`--systems takes a comma-separated list of ${SYSTEMS.join(', ')}`);
+  process.exit(2);
+}
 const preset = PLANS[values.quick ? 'quick' : 'full'];
 const runs = values.runs ? Number(values.runs) : preset.runs;
 if (!Number.isInteger(runs) || runs < 1) {
@@ -48,12 +62,14 @@ const plan: BenchPlan = {
   servers: (values.nats && NATS_CHOICES[values.nats]) || preset.servers,
   runs,
   only: only.length > 0 ? (only as Comparison[]) : preset.only,
+  form: values.form === 'source' ? 'source' : 'compiled',
   jobs: {
     ...preset.jobs,
     logLevel: values['log-level'] ?? preset.jobs.logLevel,
+    systems: systems.length > 0 ? (systems as Array<(typeof SYSTEMS)[number]>) : preset.jobs.systems,
     profileDir: values.profile ? fileURLToPath(new URL('./results/profiles/', import.meta.url)) : undefined,
   },
-  mode: only.length > 0 || runs !== preset.runs || values['log-level'] || values.nats ? 'custom' : preset.mode,
+  mode: only.length > 0 || runs !== preset.runs || values['log-level'] || values.nats || values.form === 'source' || systems.length > 0 ? 'custom' : preset.mode,
 };
 
 const started = Date.now();

@@ -31,6 +31,8 @@ const writeSyscalls = (): number => {
   }
 };
 let writesAtStart = 0;
+/** CPU time (user + system, all threads) at the clock's start: CPU per job holds up on a loaded machine, jobs/s does not. */
+let cpuAtStart = process.cpuUsage();
 let saturationDone = 0;
 let saturationStart = 0;
 let latencyDone = 0;
@@ -50,13 +52,21 @@ const onJob = (job: BenchJob) => {
   if (saturationDone === settings.warmupJobs) {
     saturationStart = nowMs();
     writesAtStart = writeSyscalls();
+    cpuAtStart = process.cpuUsage();
   }
   if (saturationDone === settings.warmupJobs + settings.jobs) {
     // Let the runner reply to this last job, then flush: the clock stops once the server has the acks.
     setImmediate(() => {
-      void flush().then(() =>
-        say({ phase: 'saturation', jobs: settings.jobs, ms: nowMs() - saturationStart, writesPerJob: (writeSyscalls() - writesAtStart) / settings.jobs }),
-      );
+      void flush().then(() => {
+        const cpu = process.cpuUsage(cpuAtStart);
+        say({
+          phase: 'saturation',
+          jobs: settings.jobs,
+          ms: nowMs() - saturationStart,
+          writesPerJob: (writeSyscalls() - writesAtStart) / settings.jobs,
+          cpuUsPerJob: (cpu.user + cpu.system) / settings.jobs,
+        });
+      });
     });
   }
 };

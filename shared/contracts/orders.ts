@@ -8,7 +8,15 @@ import { SUBJECTS } from './subjects.ts';
  * request/reply subjects `SUBJECTS.ordersCreate`, `ordersGet`, `ordersList` with these schemas.
  */
 
+/** Tickets per order a buyer may ask for through the public API (the gateway's form and POST /orders). */
 export const MAX_ATTENDEES = 100;
+
+/**
+ * Tickets per order ticketing accepts from internal callers over request/reply (group bookings an
+ * operator enters, the 1,000-ticket benchmark order) and stores. Buyers stay at MAX_ATTENDEES: the
+ * gateway validates their body before it calls ticketing.
+ */
+export const MAX_ORDER_TICKETS = 1_000;
 
 /**
  * pending_payment → paid → generating (k/N) → ready → sent; or `failed` (a payment, ticket or the
@@ -39,7 +47,7 @@ export const Order = z.object({
   userId: z.string(),
   email: z.string(),
   event: z.string(),
-  attendees: z.array(Attendee).min(1).max(MAX_ATTENDEES),
+  attendees: z.array(Attendee).min(1).max(MAX_ORDER_TICKETS),
   amount: z.number().int().nonnegative(),
   currency: z.string(),
   status: OrderStatus,
@@ -109,7 +117,7 @@ export const CreateOrderRequest = z.object({
   userId: z.string().min(1),
   email: z.string().min(3),
   event: EventName,
-  attendees: z.array(Attendee).min(1).max(MAX_ATTENDEES),
+  attendees: z.array(Attendee).min(1).max(MAX_ORDER_TICKETS),
 });
 export type CreateOrderRequest = z.infer<typeof CreateOrderRequest>;
 

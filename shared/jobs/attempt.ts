@@ -3,13 +3,14 @@ import { deliveryLimit } from '#shared/nats/ensure';
 import { firstHeaders, HEADERS } from '#shared/nats/headers';
 import { errorMessage } from '#shared/observability/errors';
 import { ATTEMPT_LOG_PATIENCE_MS, attemptKey, type FailedAttempt } from './attempt-log.ts';
-import type { Cancel } from './cancel.ts';
+import type { AttemptCancel, Cancel } from './cancel.ts';
 import { decide, type AttemptOutcome, type Reply } from './decide.ts';
 import { deferDelivery, notBeforeOf } from './defer.ts';
 import { isPermanent, JobTimeoutError, ShutdownError } from './errors.ts';
+import type { Log } from '#shared/observability/logger';
 import { retryLaterDelay } from './retry-later.ts';
-import type { JobContext } from './job.ts';
-import type { AttemptInfo } from './observer.ts';
+import type { JobContext, JobSpec } from './job.ts';
+import type { AttemptInfo, ReplyResult } from './observer.ts';
 import { recordHandBack, sendReply } from './replies.ts';
 import { sleep, type RunnerState } from './runner-state.ts';
 
@@ -24,11 +25,11 @@ const ATTEMPT_LOOKUP_MS = ATTEMPT_LOG_PATIENCE_MS + 2_000;
 
 /**
  * The attempt number: deliveries minus those handed back unrun or interrupted by a shutdown, and
- * minus those of a delayed job deferred before its time.
+ * minus those of a delayed job deferred before its time. Only called for a redelivery: a first
+ * delivery is attempt 1 without a lookup (or an await).
  */
 const attemptOf = async <T>(state: RunnerState<T>, m: JsMsg): Promise<number> => {
   const deliveries = m.info.deliveryCount;
-  if (deliveries === 1) return 1;
   // Bounded: this runs before the attempt's timeout is armed, and a lookup stuck across a broker
   // restart must not hold the message (kept alive by the heartbeat) for ever.
   const history = await Promise.race([
@@ -64,38 +65,67 @@ const runHandler = async <T>(state: RunnerState<T>, m: JsMsg, ctx: JobContext, c
   }
 };
 
-const describe = <T>(state: RunnerState<T>, m: JsMsg, attempt: number): AttemptInfo => {
-  let headers: Record<string, string> | undefined;
-  return {
-    job: state.job.name,
-    jobId: m.headers?.get(HEADERS.jobId) || m.headers?.get(HEADERS.msgId) || `${m.info.stream}:${m.seq}`,
-    attempt,
-    stream: m.info.stream,
-    consumer: state.job.consumer,
-    subject: m.subject,
-    streamSeq: m.seq,
-    maxAttempts: state.job.maxAttempts,
-    timeoutMs: state.job.timeoutMs,
-    data: m.data,
-    // Decoded only when someone reads them (the tracer, a handler).
-    get headers() {
-      return (headers ??= firstHeaders(m.headers));
-    },
-  };
-};
+/**
+ * Facts about the attempt, and (below) what its handler sees: classes rather than object literals
+ * with getters, so the lazy parts (headers, the signal) cost no closures per job.
+ */
+class AttemptFacts implements AttemptInfo {
+  readonly job: string;
+  readonly jobId: string;
+  readonly stream: string;
+  readonly consumer: string;
+  readonly subject: string;
+  readonly streamSeq: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number;
+  readonly data: Uint8Array;
+  private decoded: Record<string, string> | undefined = undefined;
 
-const contextOf = <T>(state: RunnerState<T>, info: AttemptInfo, cancel: Cancel): JobContext => ({
-  jobId: info.jobId,
-  attempt: info.attempt,
-  maxAttempts: state.job.maxAttempts,
-  get signal() {
-    return cancel.signal;
-  },
-  get headers() {
-    return info.headers;
-  },
-  log: state.deps.log,
-});
+  constructor(
+    private readonly m: JsMsg,
+    job: JobSpec<unknown>,
+    readonly attempt: number,
+  ) {
+    this.job = job.name;
+    this.jobId = m.headers?.get(HEADERS.jobId) || m.headers?.get(HEADERS.msgId) || `${m.info.stream}:${m.seq}`;
+    this.stream = m.info.stream;
+    this.consumer = job.consumer;
+    this.subject = m.subject;
+    this.streamSeq = m.seq;
+    this.maxAttempts = job.maxAttempts;
+    this.timeoutMs = job.timeoutMs;
+    this.data = m.data;
+  }
+
+  /** Decoded only when someone reads them (the tracer, a handler). */
+  get headers(): Record<string, string> {
+    return (this.decoded ??= firstHeaders(this.m.headers));
+  }
+}
+
+class AttemptContext implements JobContext {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+
+  constructor(
+    private readonly info: AttemptInfo,
+    private readonly cancel: Cancel,
+    readonly log: Log,
+  ) {
+    this.jobId = info.jobId;
+    this.attempt = info.attempt;
+    this.maxAttempts = info.maxAttempts;
+  }
+
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    return this.info.headers;
+  }
+}
 
 const logLine = <T>(state: RunnerState<T>, info: AttemptInfo, outcome: AttemptOutcome, decision: Reply, durationMs: number, failure: FailedAttempt | undefined) => {
   // The stream sequence lets an operator (and the chaos report) follow one message across workers.
@@ -119,27 +149,34 @@ const unrunnable = (attempt: number, maxAttempts: number, lastDelivery: boolean,
 };
 
 /** One attempt of one message: run it under its timeout, decide, reply, log, observe. */
-export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: Cancel): Promise<void> => {
+export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: AttemptCancel): Promise<void> => {
   const { job } = state;
   const started = Date.now();
-  const lastDelivery = m.info.deliveryCount >= deliveryLimit(job);
+  const deliveries = m.info.deliveryCount;
+  const lastDelivery = deliveries >= deliveryLimit(job);
   const due = notBeforeOf(m);
   const early = due !== undefined && due > started ? due : undefined;
   if (early !== undefined && !lastDelivery) return deferDelivery(state, m, early);
-  const info = describe(state, m, await attemptOf(state, m));
-  state.deps.log.debug({ job: job.name, jobId: info.jobId, streamSeq: m.seq, attempt: info.attempt, deliveries: m.info.deliveryCount }, 'job started');
+  const info = new AttemptFacts(m, job as JobSpec<unknown>, deliveries === 1 ? 1 : await attemptOf(state, m));
+  const { log } = state.deps;
+  if (log.isLevelEnabled?.('debug') !== false) log.debug({ job: job.name, jobId: info.jobId, streamSeq: m.seq, attempt: info.attempt, deliveries }, 'job started');
   const observation = state.observer.attemptStarted(info);
-  const timeout = setTimeout(() => cancel.cancel(new JobTimeoutError(job.timeoutMs)), job.timeoutMs);
+  state.deadlines.arm(cancel);
   const refused = unrunnable(info.attempt, job.maxAttempts, lastDelivery, early);
   const outcome: AttemptOutcome = refused
     ? { kind: 'failed', error: refused }
-    : await observation.run(() => runHandler(state, m, contextOf(state, info, cancel), cancel));
-  clearTimeout(timeout);
+    : await observation.run(() => runHandler(state, m, new AttemptContext(info, cancel, log), cancel));
+  state.deadlines.disarm(cancel);
 
   const decision = decide(outcome, lastDelivery ? Math.max(info.attempt, job.maxAttempts) : info.attempt, job, state.random);
+  const durationMs = Date.now() - started;
+  // The common case, a first delivery that succeeded: ack and log without another await.
+  if (decision.kind === 'ack' && deliveries === 1) {
+    const result = observation.run(() => ackFirst(state, m, info, outcome, decision, durationMs));
+    return observation.finished(outcome, decision, durationMs, await result);
+  }
   // A deferral is no failure: nothing goes to the attempt log, and the next delivery is the same attempt.
   const failure = 'error' in outcome && outcome.kind !== 'deferred' ? { attempt: info.attempt, at: new Date(started).toISOString(), error: outcome.error } : undefined;
-  const durationMs = Date.now() - started;
   // Replied and logged inside the attempt's span, so publishes and the log line carry its trace.
   const result = await observation.run(async () => {
     if (outcome.kind === 'interrupted' || outcome.kind === 'deferred') await recordHandBack(state, m);
@@ -148,4 +185,13 @@ export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: Can
     return replied;
   });
   observation.finished(outcome, decision, durationMs, result);
+};
+
+const NOTHING_LEARNT: Promise<ReplyResult> = Promise.resolve(Object.freeze({}));
+
+/** Ack of a first delivery that succeeded: nothing to forget in the attempt log, no await. */
+const ackFirst = <T>(state: RunnerState<T>, m: JsMsg, info: AttemptInfo, outcome: AttemptOutcome, decision: Reply, durationMs: number): Promise<ReplyResult> => {
+  state.replies.ack(m);
+  logLine(state, info, outcome, decision, durationMs, undefined);
+  return NOTHING_LEARNT;
 };

@@ -1,7 +1,8 @@
 /**
- * Cancellation of one attempt (timeout or shutdown). The AbortController is built only when the
- * handler reads its signal: most handlers finish long before a timeout, and an AbortController
- * per message was a measurable share of the runner's CPU at tens of thousands of jobs a second.
+ * Cancellation of one attempt (timeout or shutdown). A class, not a closure record: the runner makes
+ * one per message, and at tens of thousands of jobs a second the closures (and an AbortController
+ * per message) were a measurable share of its CPU and garbage. The AbortController is built only
+ * when the handler reads its signal: most handlers finish long before a timeout.
  */
 export interface Cancel {
   readonly signal: AbortSignal;
@@ -12,31 +13,34 @@ export interface Cancel {
   race<T>(work: Promise<T>): Promise<T>;
 }
 
-export const createCancel = (): Cancel => {
-  let controller: AbortController | undefined;
-  let reason: unknown;
-  let rejectRace: ((reason: unknown) => void) | undefined;
-  return {
-    get signal() {
-      controller ??= new AbortController();
-      if (reason !== undefined && !controller.signal.aborted) controller.abort(reason);
-      return controller.signal;
-    },
-    get reason() {
-      return reason;
-    },
-    cancel(why) {
-      if (reason !== undefined) return;
-      reason = why;
-      controller?.abort(why);
-      rejectRace?.(why);
-    },
-    race(work) {
-      if (reason !== undefined) return Promise.reject(reason);
-      return new Promise((resolve, reject) => {
-        rejectRace = reject;
-        work.then(resolve, reject);
-      });
-    },
-  };
-};
+export class AttemptCancel implements Cancel {
+  reason: unknown = undefined;
+  /** When the attempt times out (performance.now() ms) while `armed`: the runner's deadline queue (deadlines.ts). */
+  deadline = 0;
+  armed = false;
+  private controller: AbortController | undefined = undefined;
+  private rejectRace: ((reason: unknown) => void) | undefined = undefined;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.reason !== undefined && !this.controller.signal.aborted) this.controller.abort(this.reason);
+    return this.controller.signal;
+  }
+
+  cancel(why: unknown): void {
+    if (this.reason !== undefined) return;
+    this.reason = why;
+    this.controller?.abort(why);
+    this.rejectRace?.(why);
+  }
+
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.reason !== undefined) return Promise.reject(this.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.rejectRace = reject;
+      work.then(resolve, reject);
+    });
+  }
+}
+
+export const createCancel = (): AttemptCancel => new AttemptCancel();

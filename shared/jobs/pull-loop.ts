@@ -1,25 +1,30 @@
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '#shared/observability/errors';
 import { runAttempt } from './attempt.ts';
-import { createCancel } from './cancel.ts';
+import { createCancel, type AttemptCancel } from './cancel.ts';
 import { dropStale, hold, isStale, refillAt, refreshIfQuiet, release, roomOf } from './held.ts';
 import { followPause, handBackForPause, untilRunning } from './pause.ts';
 import { PULL_EXPIRES_MS, sleep, type RunnerState } from './runner-state.ts';
 
+/** Runs one attempt, then frees its slot: one async function, no promise chain of closures per job. */
+const attemptThenFree = async <T>(state: RunnerState<T>, m: JsMsg, cancel: AttemptCancel) => {
+  try {
+    await runAttempt(state, m, cancel);
+  } catch (error) {
+    // Only a bug in the runner gets here; the server redelivers after ack-wait.
+    state.deps.log.error({ job: state.job.name, err: errorMessage(error) }, 'runner failed to handle a message');
+  } finally {
+    state.running.delete(m);
+    release(state, m);
+    pump(state);
+    if (state.running.size === 0) state.idle?.();
+  }
+};
+
 const dispatch = <T>(state: RunnerState<T>, m: JsMsg) => {
   const cancel = createCancel();
   state.running.set(m, cancel);
-  runAttempt(state, m, cancel)
-    .catch((error: unknown) => {
-      // Only a bug in the runner gets here; the server redelivers after ack-wait.
-      state.deps.log.error({ job: state.job.name, err: errorMessage(error) }, 'runner failed to handle a message');
-    })
-    .finally(() => {
-      state.running.delete(m);
-      release(state, m);
-      pump(state);
-      if (state.running.size === 0) state.idle?.();
-    });
+  void attemptThenFree(state, m, cancel);
 };
 
 /**

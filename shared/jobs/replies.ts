@@ -47,7 +47,7 @@ const deadLetter = async <T>(state: RunnerState<T>, m: JsMsg, info: AttemptInfo,
 export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: AttemptInfo, decision: Reply, failure: FailedAttempt | undefined): Promise<ReplyResult> => {
   const { deps, replies } = state;
   if (decision.kind === 'ack') {
-    replies.push(() => m.ack());
+    replies.ack(m);
     // Any earlier delivery (a failure, a hand-back, a deferral) may have left a record.
     if (m.info.deliveryCount > 1) await deps.attempts.forget(keyOf(state, m)).catch(() => undefined);
     return {};

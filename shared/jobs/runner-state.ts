@@ -3,7 +3,9 @@ import type { Publisher } from '#shared/nats/publish';
 import type { ServerFeatures } from '#shared/nats/server-features';
 import type { Log } from '#shared/observability/logger';
 import type { AttemptLog } from './attempt-log.ts';
-import type { Cancel } from './cancel.ts';
+import type { AttemptCancel } from './cancel.ts';
+import { createDeadlines, type Deadlines } from './deadlines.ts';
+import { JobTimeoutError } from './errors.ts';
 import type { DeadLetterRecord } from './dead-letter.ts';
 import type { JobHandler, JobSpec } from './job.ts';
 import type { PauseTracker } from './pause-watch.ts';
@@ -38,7 +40,9 @@ export interface RunnerState<T = unknown> {
   readonly observer: RunnerObserver;
   readonly random: () => number;
   /** Attempts running now, with their cancellation. */
-  readonly running: Map<JsMsg, Cancel>;
+  readonly running: Map<JsMsg, AttemptCancel>;
+  /** Every running attempt's timeout, on one timer (deadlines.ts). */
+  readonly deadlines: Deadlines;
   /**
    * Delivered but not started yet (at most `concurrency`, see held.ts): every message the server
    * hands this runner lands here the moment it arrives, so it is kept alive from arrival and
@@ -81,6 +85,7 @@ export const createRunnerState = <T>(job: JobSpec<T>, handler: JobHandler<T>, de
   observer: deps.observer ?? noopObserver,
   random: deps.random ?? Math.random,
   running: new Map(),
+  deadlines: createDeadlines(job.timeoutMs, (cancel) => cancel.cancel(new JobTimeoutError(job.timeoutMs))),
   waiting: [],
   heldSince: new Map(),
   aliveAt: new Map(),

@@ -36,6 +36,7 @@ export const startJobRunner = async <T>(job: JobSpec<T>, handler: JobHandler<T>,
     await stopRunner(state, graceMs);
     await supervised;
     state.replies.flush();
+    state.deadlines.stop();
     stopKeepAlive();
   };
   return {

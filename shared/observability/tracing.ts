@@ -4,9 +4,12 @@ import { context, propagation, SpanKind, SpanStatusCode, trace, type Link, type 
 export const tracer = () => trace.getTracer('handoff');
 
 /** Trace ids of the active span, for log lines (empty outside a span). */
+const NO_TRACE: { trace_id?: string; span_id?: string } = Object.freeze({});
+
 export const traceFields = (): { trace_id?: string; span_id?: string } => {
   const ctx = trace.getActiveSpan()?.spanContext();
-  return ctx && trace.isSpanContextValid(ctx) ? { trace_id: ctx.traceId, span_id: ctx.spanId } : {};
+  // Shared when there is no span: pino only reads the mixin's result.
+  return ctx && trace.isSpanContextValid(ctx) ? { trace_id: ctx.traceId, span_id: ctx.spanId } : NO_TRACE;
 };
 
 /** Runs `fn` in a child span that records an exception and error status when `fn` throws. */

@@ -19,6 +19,8 @@ export interface ProcessPoolOptions {
   size: number;
   /** Node flags for children; defaults to the parent's (so `--import tsx` carries over). */
   execArgv?: string[];
+  /** V8 flags for the children only (e.g. a smaller young generation), after `execArgv`. */
+  v8Flags?: readonly string[];
   /**
    * Keep `size` children started ahead of the work, and start a replacement as soon as one is
    * killed, so loading the module (and its `warm()`) never eats into a job's timeout. Without it
@@ -53,7 +55,7 @@ const killGroup = (child: ChildProcess) => {
 
 export const createProcessPool = <I, O>(options: ProcessPoolOptions): ProcessPool<I, O> => {
   const modulePath = options.module instanceof URL ? fileURLToPath(options.module) : options.module;
-  const execArgv = options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'));
+  const execArgv = [...(options.execArgv ?? process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'))), ...(options.v8Flags ?? [])];
   const slots: Slot[] = [];
   const waiters: Array<() => void> = [];
   let nextId = 1;

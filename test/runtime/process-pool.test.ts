@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,4 +62,14 @@ test('a warm pool starts its children before any work and replaces a killed one 
   // Without another run: the killed child's replacement is already starting.
   await waitFor(() => (p.pids().length === 2 && p.pids().some((pid) => !before.includes(pid))) || undefined, { what: 'a replacement child' });
   expect(new Set(await Promise.all([p.run({ ms: 50 }, new AbortController().signal), p.run({ ms: 50 }, new AbortController().signal)])).size).toBe(2);
+});
+
+test('V8 flags reach the children only, after the inherited node flags', async () => {
+  const p = createProcessPool<{ ms: number; marker?: string }, number>({ module: work, size: 1, execArgv: ['--import', 'tsx'], v8Flags: ['--max-semi-space-size=2'] });
+  pools.push(p);
+  const pid = await p.run({ ms: 1 }, new AbortController().signal);
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  expect(argv).toEqual(expect.arrayContaining(['--import', 'tsx', '--max-semi-space-size=2']));
+  expect(argv.indexOf('--max-semi-space-size=2')).toBeGreaterThan(argv.indexOf('tsx'));
+  expect(process.execArgv).not.toContain('--max-semi-space-size=2');
 });

@@ -4,7 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { BUCKETS } from '#shared/contracts/buckets';
-import { ORDERS_RPC, ORDERS_RPC_QUEUE, type Order, type OrderView } from '#shared/contracts/orders';
+import { MAX_ATTENDEES, MAX_ORDER_TICKETS, ORDERS_RPC, ORDERS_RPC_QUEUE, type Order, type OrderView } from '#shared/contracts/orders';
 import { createKvRateLimiter } from '#shared/http/rate-limit';
 import { ensureBucket } from '#shared/nats/ensure';
 import { bucketUsage, recordBucket } from '#shared/nats/kv';
@@ -170,6 +170,25 @@ test('orders with ids from before time-ordered ids come after the new ones, newe
     cursor = page.nextCursor;
   }
   expect(ids).toEqual([fresh.ok ? fresh.order.id : '', 'ord_00000000000000000001', 'ord_00000000000000000003', 'ord_00000000000000000002']);
+});
+
+test('internal callers may order up to MAX_ORDER_TICKETS tickets over request/reply; buyers stay at MAX_ATTENDEES through the gateway', async () => {
+  const names = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `Attendee ${i + 1}` }));
+  const internal = await rpc.call(ORDERS_RPC.create, { userId: user(), email: 'group@example.test', event: 'Big night', attendees: names(MAX_ORDER_TICKETS) });
+  if (!internal.ok) throw new Error(`internal order refused: ${internal.code} ${internal.message}`);
+  expect(internal.order.tickets).toEqual({ total: MAX_ORDER_TICKETS, generated: 0 });
+  expect((await store.read(internal.order.id))?.value.attendees).toHaveLength(MAX_ORDER_TICKETS);
+
+  const beyond = await rpc.call(ORDERS_RPC.create, { userId: user(), email: 'group@example.test', event: 'Big night', attendees: names(MAX_ORDER_TICKETS + 1) });
+  expect(beyond).toMatchObject({ ok: false, code: 'bad_request' });
+
+  const buyer = user();
+  const tooMany = await app.inject({ method: 'POST', url: '/orders', cookies: { handoff_session: buyer }, payload: { event: 'Gig', attendees: names(MAX_ATTENDEES + 1) } });
+  expect(tooMany.statusCode).toBe(400);
+  expect(tooMany.json()).toMatchObject({ code: 'invalid_request' });
+  expect((await list(buyer)).json<Page>().orders).toEqual([]);
+  const most = await app.inject({ method: 'POST', url: '/orders', cookies: { handoff_session: buyer }, payload: { event: 'Gig', attendees: names(MAX_ATTENDEES) } });
+  expect(most.statusCode).toBe(201);
 });
 
 test('a page size above 100 or a cursor this list never returned is a 400 problem', async () => {
