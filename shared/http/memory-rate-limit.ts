@@ -1,4 +1,4 @@
-import { fullChecks, windowAt, type QuotaLimiter, type RateCheck, type TakeDecision } from './rate-limit.ts';
+import { windowAt, type QuotaLimiter, type RateCheck, type TakeDecision } from './rate-limit.ts';
 
 /** The counters of one window length: only the current window's, so an expired window costs nothing. */
 interface WindowCounters {
@@ -28,48 +28,57 @@ export const createMemoryRateLimiter = (options: { now?: () => number; maxCounte
     return fresh.counts;
   };
   const keyOf = (check: RateCheck) => `${check.scope}\u0000${check.subject}`;
-  const slotsOf = (checks: readonly RateCheck[], at: number) =>
-    checks.map((check) => {
-      const { window, retryAfterSeconds } = windowAt(check.rule, at);
-      return { counts: countersAt(check.rule.windowMs, window), key: keyOf(check), window, windowMs: check.rule.windowMs, retryAfterSeconds };
-    });
 
+  // The hot path of every sign-in request: plain arrays, no per-check objects or closures.
   const take = (checks: readonly RateCheck[]): TakeDecision => {
-    const slots = slotsOf(checks, now());
-    const full = fullChecks(checks, slots.map((s) => s.counts.get(s.key) ?? 0));
-    if (full.length > 0) return { allowed: false, refused: full, retryAfterSeconds: Math.max(...full.map((i) => slots[i]!.retryAfterSeconds)) };
-    for (const s of slots) {
-      const count = s.counts.get(s.key);
-      if (count === undefined && s.counts.size >= maxCounters) s.counts.delete(s.counts.keys().next().value as string);
-      s.counts.set(s.key, (count ?? 0) + 1);
+    const at = now();
+    const maps: Map<string, number>[] = [];
+    const keys: string[] = [];
+    const windows: number[] = [];
+    let full: number[] | undefined;
+    for (let i = 0; i < checks.length; i++) {
+      const check = checks[i]!;
+      const window = Math.floor(at / check.rule.windowMs);
+      const counts = countersAt(check.rule.windowMs, window);
+      const key = keyOf(check);
+      maps.push(counts);
+      keys.push(key);
+      windows.push(window);
+      if ((counts.get(key) ?? 0) >= check.rule.max) (full ??= []).push(i);
+    }
+    if (full) return { allowed: false, refused: full, retryAfterSeconds: Math.max(...full.map((i) => windowAt(checks[i]!.rule, at).retryAfterSeconds)) };
+    for (let i = 0; i < maps.length; i++) {
+      const counts = maps[i]!;
+      const count = counts.get(keys[i]!);
+      if (count === undefined && counts.size >= maxCounters) counts.delete(counts.keys().next().value as string);
+      counts.set(keys[i]!, (count ?? 0) + 1);
     }
     let released = false;
-    return {
-      allowed: true,
-      release: async () => {
-        if (released) return;
-        released = true;
-        for (const s of slots) {
-          // A window that has ended took its counts with it: nothing to give back.
-          if (byLength.get(s.windowMs)?.window !== s.window) continue;
-          const count = (s.counts.get(s.key) ?? 0) - 1;
-          if (count > 0) s.counts.set(s.key, count);
-          else s.counts.delete(s.key);
-        }
-      },
+    const release = async () => {
+      if (released) return;
+      released = true;
+      for (let i = 0; i < maps.length; i++) {
+        // A window that has ended took its counts with it: nothing to give back.
+        if (byLength.get(checks[i]!.rule.windowMs)?.window !== windows[i]) continue;
+        const count = (maps[i]!.get(keys[i]!) ?? 0) - 1;
+        if (count > 0) maps[i]!.set(keys[i]!, count);
+        else maps[i]!.delete(keys[i]!);
+      }
     };
+    return { allowed: true, release };
   };
+  const countOf = (check: RateCheck, at: number) => countersAt(check.rule.windowMs, Math.floor(at / check.rule.windowMs)).get(keyOf(check)) ?? 0;
 
   return {
     take: async (checks) => take(checks),
     async hit(scope, subject, rule) {
       const decision = take([{ scope, subject, rule }]);
       if (!decision.allowed) return { allowed: false, retryAfterSeconds: decision.retryAfterSeconds };
-      const [slot] = slotsOf([{ scope, subject, rule }], now());
-      return { allowed: true, remaining: Math.max(0, rule.max - (slot!.counts.get(slot!.key) ?? 0)) };
+      return { allowed: true, remaining: Math.max(0, rule.max - countOf({ scope, subject, rule }, now())) };
     },
     async counts(checks) {
-      return slotsOf(checks, now()).map((s) => s.counts.get(s.key) ?? 0);
+      const at = now();
+      return checks.map((check) => countOf(check, at));
     },
     /** Counters held now, over every window length (for tests and operators). */
     size: () => [...byLength.values()].reduce((n, w) => n + w.counts.size, 0),

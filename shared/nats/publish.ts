@@ -20,6 +20,7 @@ export interface Publisher {
   publishRaw(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PubAck>;
 }
 
+const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How one try is sent: `js.publish` by default, or a group commit (./group-commit.ts). */
@@ -80,6 +81,6 @@ export const createPublisher = (js: Pick<JetStreamClient, 'publish'>, defaults: 
   return {
     publishRaw,
     publish: (subject, payload, options) =>
-      publishRaw(subject, new TextEncoder().encode(JSON.stringify(payload)), options),
+      publishRaw(subject, encoder.encode(JSON.stringify(payload)), options),
   };
 };
