@@ -65,11 +65,11 @@ export const parsePubAck = (data: Uint8Array): PubAck | Error => {
  * stored and one refusal does not fail its neighbours.
  *
  * Why not `js.publish` per message: every call is a client request with its own timer, promise
- * and, when it settles, a discarded `RequestError` — 2–2.6× slower under 100-way concurrency
- * (tmp micro-benchmark in the commit message). Why not the atomic batch publish of 2.12+
- * (`Nats-Batch-Id`): it costs two round trips per batch, needs `allow_atomic` on the stream,
- * refuses `Nats-Msg-Id` in its messages, and the server stages it slowly — 2–3k msg/s against
- * 28–31k for this on 2.15.1. All-or-nothing across unrelated users' requests buys nothing here.
+ * and, when it settles, a discarded `RequestError` — 1.3–2.5× slower at 100-way concurrency
+ * (bench/publish-modes.ts). Why not the atomic batch publish of 2.12+ (`Nats-Batch-Id`): it costs
+ * two round trips per batch, needs `allow_atomic` on the stream, refuses `Nats-Msg-Id` in its
+ * messages, and the server stages it slowly — 1–5k msg/s against 26–33k for this on 2.15.1.
+ * All-or-nothing across unrelated users' requests buys nothing here.
  */
 export const createGroupCommit = (nc: GroupCommitTransport, options: { inboxPrefix: string; timeoutMs?: number; maxGroup?: number }): GroupCommit => {
   const inbox = `${options.inboxPrefix}.gc${Math.random().toString(36).slice(2, 10)}`;
