@@ -18,6 +18,7 @@ export const evaluateTargets = (r: Pick<BenchResult, 'acceptPath' | 'jobThroughp
   return [
     target('accept.vs-fastify', 'Accept path: gateway req/s ÷ bare fastify req/s', ratio(gateway?.reqPerSec, accept.get('fastify')?.reqPerSec), '≥ 0.25', (v) => v >= 0.25),
     target('accept.vs-naive', 'Accept path: gateway req/s ÷ naive inline-SMTP req/s', ratio(gateway?.reqPerSec, accept.get('naive')?.reqPerSec), '≥ 20', (v) => v >= 20),
+    target('accept.vs-pubak', 'Accept path: gateway req/s ÷ bare PubAck handler req/s', ratio(gateway?.reqPerSec, accept.get('pubak')?.reqPerSec), '≥ 1.0', (v) => v >= 1),
     target('accept.p99', 'Accept path: gateway p99 latency (ms) at 100 connections', gateway?.p99Ms.median, '≤ 25 ms', (v) => v <= 25),
     target('jobs.vs-jetstream', 'Runner jobs/s ÷ bare JetStream jobs/s at saturation', ratio(handoff?.saturation.jobsPerSec, jobs.get('jetstream')?.saturation.jobsPerSec), '≥ 0.80', (v) => v >= 0.8),
     target('jobs.vs-bullmq', 'Runner jobs/s ÷ BullMQ jobs/s at saturation', ratio(handoff?.saturation.jobsPerSec, jobs.get('bullmq')?.saturation.jobsPerSec), '≥ 1.5', (v) => v >= 1.5),

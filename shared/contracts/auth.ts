@@ -15,6 +15,11 @@ export const Email = z
 export const MagicLinkRequested = z.object({
   v: z.literal(1),
   email: Email,
+  /**
+   * The client's network (an IPv4 /24, an IPv6 /64), for the worker's per-email-and-network
+   * limit. Absent in jobs from gateways before it was carried: then only the per-email limit applies.
+   */
+  network: z.string().min(1).max(100).optional(),
   requestedAt: z.iso.datetime(),
 });
 export type MagicLinkRequested = z.infer<typeof MagicLinkRequested>;

@@ -25,6 +25,12 @@ export const BUCKETS = {
     description: 'fixed-window request counters shared by every gateway replica',
     owner: 'gateway',
   },
+  magicLinkLimits: {
+    name: 'magic_link_limits',
+    ttlMs: HOUR,
+    description: 'fixed-window counters of sign-in mails per email address and per email and client network, shared by every auth replica: the bound on mail whatever the gateways let through',
+    owner: 'auth',
+  },
   consoleLimits: {
     name: 'console_limits',
     ttlMs: HOUR,

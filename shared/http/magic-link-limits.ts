@@ -13,8 +13,9 @@ import type { RateCheck, RateRule } from './rate-limit.ts';
  *   addresses from one client.
  *
  * Every counter takes one only when all have room (QuotaLimiter.take), so refused requests cost
- * nobody anything. The rules need only the email and the client address, so they can run at the
- * gateway (today) or behind the queue in the auth worker with the network carried in the job.
+ * nobody anything. The rules need only the email and the client address: the gateway counts all
+ * three per replica (its 429s), and the auth worker counts the two per-email ones in shared
+ * counters with the network carried in the job (the bound on mail across replicas).
  */
 export interface MagicLinkLimits {
   emailNetwork: RateRule;
@@ -28,5 +29,14 @@ export const MAGIC_LINK_SCOPES = { emailNetwork: 'email-net', email: 'email', cl
 export const magicLinkChecks = (email: string, ip: string, limits: MagicLinkLimits): RateCheck[] => [
   { scope: MAGIC_LINK_SCOPES.client, subject: clientKey(ip), rule: limits.client },
   { scope: MAGIC_LINK_SCOPES.emailNetwork, subject: `${email} ${clientNetwork(ip)}`, rule: limits.emailNetwork },
+  { scope: MAGIC_LINK_SCOPES.email, subject: email, rule: limits.email },
+];
+
+/**
+ * The counters the auth worker takes before it sends a sign-in mail: per email, and per email and
+ * network when the job carries the network (same subjects as the gateway's, so the same rules).
+ */
+export const magicLinkMailChecks = (email: string, network: string | undefined, limits: Pick<MagicLinkLimits, 'emailNetwork' | 'email'>): RateCheck[] => [
+  ...(network === undefined ? [] : [{ scope: MAGIC_LINK_SCOPES.emailNetwork, subject: `${email} ${network}`, rule: limits.emailNetwork }]),
   { scope: MAGIC_LINK_SCOPES.email, subject: email, rule: limits.email },
 ];

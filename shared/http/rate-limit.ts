@@ -51,13 +51,19 @@ export interface QuotaLimiter extends RateLimiter {
 export const fullChecks = (checks: readonly RateCheck[], counts: readonly number[]): number[] =>
   checks.flatMap((check, i) => ((counts[i] ?? 0) >= check.rule.max ? [i] : []));
 
+/** The fixed window `at` falls in under `rule`, and the seconds until it ends (at least 1). */
+export const windowAt = (rule: RateRule, at: number) => {
+  const window = Math.floor(at / rule.windowMs);
+  return { window, retryAfterSeconds: Math.max(1, Math.ceil(((window + 1) * rule.windowMs - at) / 1000)) };
+};
+
 /** Where a check's counter lives in the current fixed window, and how long until it resets. */
 export const counterSlot = (check: RateCheck, at: number) => {
-  const window = Math.floor(at / check.rule.windowMs);
+  const { window, retryAfterSeconds } = windowAt(check.rule, at);
   return {
     // Hashed: the bucket never holds a readable address, and KV keys cannot hold `@`.
     key: `${check.scope}.${createHash('sha256').update(check.subject).digest('hex').slice(0, 40)}.${check.rule.windowMs}.${window}`,
-    retryAfterSeconds: Math.max(1, Math.ceil(((window + 1) * check.rule.windowMs - at) / 1000)),
+    retryAfterSeconds,
   };
 };
 

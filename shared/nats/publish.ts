@@ -20,9 +20,14 @@ export interface Publisher {
   publishRaw(subject: string, data: Uint8Array, options?: PublishOptions): Promise<PubAck>;
 }
 
+const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const createPublisher = (js: JetStreamClient, defaults: { retryForMs?: number; timeoutMs?: number } = {}): Publisher => {
+/** How one try is sent: `js.publish` by default, or a group commit (./group-commit.ts). */
+export type SendToStream = (subject: string, data: Uint8Array, options: { msgID: string; headers: MsgHdrs; timeout: number }) => Promise<PubAck>;
+
+export const createPublisher = (js: Pick<JetStreamClient, 'publish'>, defaults: { retryForMs?: number; timeoutMs?: number; send?: SendToStream } = {}): Publisher => {
+  const send: SendToStream = defaults.send ?? ((subject, data, options) => js.publish(subject, data, options));
   const publishRaw = async (subject: string, data: Uint8Array, options: PublishOptions = {}): Promise<PubAck> => {
     const id = options.id ?? randomUUID();
     const values: Record<string, string> = { [HEADERS.jobId]: id, ...options.headers };
@@ -61,7 +66,7 @@ export const createPublisher = (js: JetStreamClient, defaults: { retryForMs?: nu
     for (;;) {
       try {
         // The same msgID on every try makes a retry after a lost PubAck a no-op on the server.
-        return await js.publish(subject, data, {
+        return await send(subject, data, {
           msgID: id,
           headers,
           timeout: options.timeoutMs ?? defaults.timeoutMs ?? 5_000,
@@ -76,6 +81,6 @@ export const createPublisher = (js: JetStreamClient, defaults: { retryForMs?: nu
   return {
     publishRaw,
     publish: (subject, payload, options) =>
-      publishRaw(subject, new TextEncoder().encode(JSON.stringify(payload)), options),
+      publishRaw(subject, encoder.encode(JSON.stringify(payload)), options),
   };
 };

@@ -49,6 +49,9 @@ beforeAll(async () => {
     RATE_LIMIT_EMAIL_NETWORK_MAX: String(LIMITS.emailNetwork.max),
     RATE_LIMIT_EMAIL_MAX: String(LIMITS.email.max),
     RATE_LIMIT_IP_MAX: String(LIMITS.client.max),
+    // The counters below are read from the shared rate_limits bucket: the gateway's kv mode. The
+    // default per-replica counting is proven in replica-limits.test.ts.
+    RATE_LIMIT_MAGIC_LINK_STORE: 'kv',
   });
   base = `http://127.0.0.1:${gateway.port}`;
   [auth, mailer] = await Promise.all([startAuth(), startMailer()]);

@@ -23,6 +23,11 @@ export interface AppDeps {
   auth: AuthClient;
   /** The shared counters of every limit (rate_limits bucket). */
   limiter: QuotaLimiter;
+  /**
+   * The counters of sign-in requests, when not `limiter`: main.ts passes this replica's in-memory
+   * ones (no round trip), the auth worker's shared counters bound the mail across replicas.
+   */
+  magicLinkLimiter?: QuotaLimiter;
   isReady(): boolean;
   config: {
     publicUrl: string;
@@ -73,7 +78,7 @@ export const buildApp = (deps: AppDeps): FastifyInstance => {
   const authDeps = {
     jobs: deps.jobs,
     auth: deps.auth,
-    limiter: deps.limiter,
+    limiter: deps.magicLinkLimiter ?? deps.limiter,
     requireSession,
     config: { appUrl: deps.config.appUrl, publicUrl: deps.config.publicUrl, secureCookies, rateLimits: deps.config.rateLimits },
     log: deps.log,

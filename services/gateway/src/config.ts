@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUCKETS } from '#shared/contracts/buckets';
 import { commonEnv, intFromEnv, urlFromEnv } from '#shared/config/env';
+import { magicLinkLimitsEnv } from '#shared/config/magic-link-limits';
 import { trustProxyFromEnv } from '#shared/config/trust-proxy';
 
 const MINUTE = 60_000;
@@ -20,21 +21,14 @@ export const gatewayEnv = z.object({
   APP_URL: urlFromEnv(['http:', 'https:']).default('http://localhost:3000/'),
   /** Which proxies in front may name the client (X-Forwarded-For): see shared/config/trust-proxy.ts. */
   TRUST_PROXY: trustProxyFromEnv,
+  ...magicLinkLimitsEnv,
   /**
-   * Magic-link requests per email address from one client network (an IPv4 /24, an IPv6 /64) per
-   * window (default 5 per 15 minutes). A flood from a stranger's network fills only their counter.
+   * Where the gateway counts sign-in requests (default `memory`): `memory` counts per replica, exact
+   * for that replica and without a round trip, while the auth worker's shared counters keep the
+   * mail within the per-email limits across replicas; `kv` counts every request in the shared
+   * rate_limits bucket first (exact 429s across replicas, three compare-and-set writes a request).
    */
-  RATE_LIMIT_EMAIL_NETWORK_MAX: intFromEnv(5).pipe(z.number().min(1)),
-  /** Window of the per-email-and-network limit (default 15 minutes, at most 1 hour). */
-  RATE_LIMIT_EMAIL_NETWORK_WINDOW_MS: window(15 * MINUTE),
-  /** Magic-link requests per email address from all networks together per window (default 20 per hour): the mail-bombing bound. */
-  RATE_LIMIT_EMAIL_MAX: intFromEnv(20).pipe(z.number().min(1)),
-  /** Window of the overall per-email limit (default 1 hour, at most 1 hour). */
-  RATE_LIMIT_EMAIL_WINDOW_MS: window(60 * MINUTE),
-  /** Magic-link requests per client (an IPv4 address, an IPv6 /64) per window, any email (default 30). */
-  RATE_LIMIT_IP_MAX: intFromEnv(30).pipe(z.number().min(1)),
-  /** Window of the per-client limit (default 15 minutes, at most 1 hour). */
-  RATE_LIMIT_IP_WINDOW_MS: window(15 * MINUTE),
+  RATE_LIMIT_MAGIC_LINK_STORE: z.enum(['memory', 'kv']).default('memory'),
   /** Orders one signed-in user may create per window (default 20); more get 429 with Retry-After. */
   RATE_LIMIT_ORDERS_MAX: intFromEnv(20).pipe(z.number().min(1)),
   /** Window of the per-user order limit (default 1 hour, at most 1 hour). */

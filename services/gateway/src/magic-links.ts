@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Email, type MagicLinkRequested } from '#shared/contracts/auth';
+import { clientNetwork } from '#shared/http/client-network';
 import { magicLinkChecks, type MagicLinkLimits } from '#shared/http/magic-link-limits';
 import { HttpProblem } from '#shared/http/problems';
 import type { QuotaLimiter } from '#shared/http/rate-limit';
@@ -38,7 +39,7 @@ export const createMagicLinkRequests = (deps: { jobs: MagicLinkJobs; limiter: Qu
     }
 
     try {
-      await deps.jobs.requestMagicLink({ v: 1, email, requestedAt: new Date().toISOString() });
+      await deps.jobs.requestMagicLink({ v: 1, email, network: clientNetwork(ip), requestedAt: new Date().toISOString() });
     } catch (error) {
       await decision.release().catch(() => undefined);
       deps.log.error({ err: error instanceof Error ? error.message : String(error) }, 'magic-link job not stored');
