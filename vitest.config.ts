@@ -1,15 +1,16 @@
 import { defineConfig } from 'vitest/config';
 import LongFilesFirst from './test/sequencer.ts';
 
-// Two cores run the whole suite: integration files start real nats-servers and processes, so
-// files run two at a time and each gets a generous timeout (they wait on conditions, not sleeps).
+// Two cores run the whole suite. Integration files spend most of their time waiting on real
+// nats-servers and processes, so three run at a time (two left a core idle for a third of a CI
+// run), each with a generous timeout (they wait on conditions, not sleeps).
 export default defineConfig({
   test: {
     include: ['services/**/test/**/*.test.ts', 'shared/**/test/**/*.test.ts', 'test/**/*.test.ts'],
     // Resolves the nats-server every test starts (NATS_SERVER_BIN or the current one) and prints its version.
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
-    maxWorkers: 2,
+    maxWorkers: 3,
     fileParallelism: true,
     sequence: { sequencer: LongFilesFirst },
     testTimeout: 120_000,
