@@ -22,6 +22,13 @@ export interface AttemptHistory {
    * remaining delay) unrun: on servers without message schedules. Not attempts either.
    */
   deferred?: number;
+  /**
+   * Runs of a delayed job's handler that began (recorded before each run). A delayed job's attempt
+   * number is this plus one rather than a count of deliveries: on servers without message
+   * schedules it is delivered and deferred several times before its time, and a broker restart
+   * in between leaves deliveries no worker could record.
+   */
+  started?: number;
 }
 
 /** Failure history of jobs still retrying. Written only when an attempt fails: success costs nothing. */
@@ -30,6 +37,8 @@ export interface AttemptLog {
   recordFailure(key: string, firstAttemptAt: string, failure: FailedAttempt): Promise<AttemptHistory>;
   recordHandBack(key: string): Promise<void>;
   recordDeferral(key: string): Promise<void>;
+  /** Counts one run of a delayed job's handler, before it runs; resolves with the run's number. */
+  recordStart(key: string): Promise<number>;
   forget(key: string): Promise<void>;
 }
 
@@ -94,6 +103,10 @@ export const createKvAttemptLog = (open: () => Promise<KV>, patienceMs = ATTEMPT
     },
     async recordDeferral(key) {
       await change(key, (previous) => ({ ...previous, failures: previous?.failures ?? [], deferred: (previous?.deferred ?? 0) + 1 }));
+    },
+    async recordStart(key) {
+      const history = await change(key, (previous) => ({ ...previous, failures: previous?.failures ?? [], started: (previous?.started ?? 0) + 1 }));
+      return history.started ?? 1;
     },
     async forget(key) {
       // A delete marker, not a purge: a purge is a rollup, which the bucket refuses (BUCKETS.jobAttempts

@@ -39,6 +39,18 @@ const attemptOf = async <T>(state: RunnerState<T>, m: JsMsg): Promise<number> =>
   return Math.max(1, deliveries - (history?.handedBack ?? 0) - (history?.deferred ?? 0));
 };
 
+/**
+ * A delayed job's attempt number: its recorded runs plus this one (see AttemptHistory.started).
+ * When the log cannot be written the count falls back to the deliveries, as for any job.
+ */
+const delayedAttemptOf = async <T>(state: RunnerState<T>, m: JsMsg): Promise<number> => {
+  const key = attemptKey(state.job.stream, state.job.consumer, m.seq);
+  const run = await Promise.race([state.deps.attempts.recordStart(key).catch(() => undefined), sleep(ATTEMPT_LOOKUP_MS).then(() => undefined)]);
+  if (run !== undefined) return run;
+  state.deps.log.warn({ job: state.job.name, streamSeq: m.seq }, 'delayed job run not recorded; counting its deliveries');
+  return m.info.deliveryCount === 1 ? 1 : attemptOf(state, m);
+};
+
 /** Parses the payload and runs the handler; never throws. */
 const runHandler = async <T>(state: RunnerState<T>, m: JsMsg, ctx: JobContext, cancel: Cancel): Promise<AttemptOutcome> => {
   let payload: T;
@@ -157,7 +169,8 @@ export const runAttempt = async <T>(state: RunnerState<T>, m: JsMsg, cancel: Att
   const due = notBeforeOf(m);
   const early = due !== undefined && due > started ? due : undefined;
   if (early !== undefined && !lastDelivery) return deferDelivery(state, m, early);
-  const info = new AttemptFacts(m, job as JobSpec<unknown>, deliveries === 1 ? 1 : await attemptOf(state, m));
+  const attempt = due !== undefined ? await delayedAttemptOf(state, m) : deliveries === 1 ? 1 : await attemptOf(state, m);
+  const info = new AttemptFacts(m, job as JobSpec<unknown>, attempt);
   const { log } = state.deps;
   if (log.isLevelEnabled?.('debug') !== false) log.debug({ job: job.name, jobId: info.jobId, streamSeq: m.seq, attempt: info.attempt, deliveries }, 'job started');
   const observation = state.observer.attemptStarted(info);

@@ -1,5 +1,5 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { headersToRecord } from '#shared/nats/headers';
+import { HEADERS, headersToRecord } from '#shared/nats/headers';
 import { errorMessage } from '#shared/observability/errors';
 import { attemptKey, type FailedAttempt } from './attempt-log.ts';
 import { buildDeadLetter, publishDeadLetter } from './dead-letter.ts';
@@ -48,8 +48,8 @@ export const sendReply = async <T>(state: RunnerState<T>, m: JsMsg, info: Attemp
   const { deps, replies } = state;
   if (decision.kind === 'ack') {
     replies.ack(m);
-    // Any earlier delivery (a failure, a hand-back, a deferral) may have left a record.
-    if (m.info.deliveryCount > 1) await deps.attempts.forget(keyOf(state, m)).catch(() => undefined);
+    // Any earlier delivery (a failure, a hand-back, a deferral) or a delayed job's run may have left a record.
+    if (m.info.deliveryCount > 1 || m.headers?.has(HEADERS.notBefore)) await deps.attempts.forget(keyOf(state, m)).catch(() => undefined);
     return {};
   }
   if (decision.kind === 'nak') {

@@ -49,3 +49,11 @@ test('patiently returns the first success and does not call again', async () => 
   expect(await patiently(async () => ++calls, 1_000)).toBe(1);
   expect(calls).toBe(1);
 });
+
+test('a delayed job\'s runs are counted one by one, whatever its deliveries were', async () => {
+  const log = createKvAttemptLog(async () => flakyBucket(0).kv, 1_000);
+  await log.recordDeferral('ORDER_DEADLINES.ticketing-expiry.3');
+  expect(await log.recordStart('ORDER_DEADLINES.ticketing-expiry.3')).toBe(1);
+  expect(await log.recordStart('ORDER_DEADLINES.ticketing-expiry.3')).toBe(2);
+  expect(await log.get('ORDER_DEADLINES.ticketing-expiry.3')).toMatchObject({ deferred: 1, started: 2 });
+});
