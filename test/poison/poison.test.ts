@@ -5,6 +5,7 @@ import { MAIL_JOBS } from '#shared/contracts/mail';
 import { orderExpiryJob, orderReminderJob } from '#shared/contracts/orders';
 import { paymentReceivedJob } from '#shared/contracts/payments';
 import type { JobSpec } from '#shared/contracts/spec';
+import { JOBS as ALL_JOBS } from '#shared/contracts/jobs';
 import { STREAMS } from '#shared/contracts/streams';
 import { generateTicketJob, ticketGeneratedJob, ticketsMailFailedJob, ticketsReadyMailJob, ticketsSentJob } from '#shared/contracts/tickets';
 import { decodePayload, listDeadLetters, type StoredDeadLetter } from '#shared/jobs/dead-letter';
@@ -17,19 +18,8 @@ import { uniqueName, waitFor } from '../wait.ts';
 import { ensureConsoleState } from '../jobs-runtime.ts';
 import { waitingDelayedJobs } from '../delayed-waiting.ts';
 
-// Every job a service consumes (each JobSpec in shared/contracts), with the real services as processes.
-const JOBS: JobSpec[] = [
-  AUTH_JOBS.magicLink,
-  MAIL_JOBS.send,
-  paymentReceivedJob,
-  generateTicketJob,
-  ticketGeneratedJob,
-  ticketsSentJob,
-  ticketsMailFailedJob,
-  ticketsReadyMailJob,
-  orderReminderJob,
-  orderExpiryJob,
-] as JobSpec[];
+// Every job a service consumes: the contracts' own list, so a new job is poisoned here too.
+const JOBS: readonly JobSpec[] = ALL_JOBS as readonly JobSpec[];
 
 const text = (s: string) => new TextEncoder().encode(s);
 /** Bytes no parser accepts, whatever the job. */
